@@ -1,0 +1,123 @@
+"""Raw contracts: the tables every source lands as, with Fivetran's names (DESIGN §4).
+
+One source of truth for the demo generator (what it writes), the landing layer (which columns
+it type-checks; a row whose value does not fit goes to rejects) and the dbt sources.
+Columns not listed here are still landed as text: sources may carry more fields than we know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Logical column types. Landing casts to these; a value that does not cast is a reject.
+STRING, TIMESTAMP, DATE, DOUBLE, BIGINT, BOOLEAN = (
+    "string", "timestamp", "date", "double", "bigint", "boolean",
+)
+
+
+@dataclass(frozen=True)
+class TableContract:
+    name: str
+    primary_key: str
+    columns: dict[str, str]
+    # column that orders versions of one record (latest wins in staging)
+    cursor: str | None = "system_modstamp"
+    required: tuple[str, ...] = field(default=())
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.columns)
+
+
+def _t(name: str, columns: dict[str, str], *, pk: str = "id", cursor: str | None = "system_modstamp",
+       required: tuple[str, ...] = ("id",)) -> TableContract:
+    return TableContract(name=name, primary_key=pk, columns=columns, cursor=cursor, required=required)
+
+
+_AUDIT = {"created_date": TIMESTAMP, "system_modstamp": TIMESTAMP, "is_deleted": BOOLEAN}
+
+SALESFORCE: dict[str, TableContract] = {t.name: t for t in [
+    _t("user_role", {"id": STRING, "name": STRING, "developer_name": STRING,
+                     "parent_role_id": STRING, **_AUDIT}),
+    _t("user", {"id": STRING, "name": STRING, "first_name": STRING, "last_name": STRING,
+                "email": STRING, "title": STRING, "user_role_id": STRING, "manager_id": STRING,
+                "is_active": BOOLEAN, "segment_c": STRING, "region_c": STRING,
+                "quota_amount_c": DOUBLE, **_AUDIT}),
+    _t("account", {"id": STRING, "name": STRING, "website": STRING, "industry": STRING,
+                   "number_of_employees": BIGINT, "annual_revenue": DOUBLE,
+                   "billing_country": STRING, "segment_c": STRING, "region_c": STRING,
+                   "type": STRING, "owner_id": STRING, "parent_id": STRING, **_AUDIT}),
+    _t("contact", {"id": STRING, "account_id": STRING, "first_name": STRING, "last_name": STRING,
+                   "name": STRING, "email": STRING, "title": STRING, "lead_source": STRING,
+                   "owner_id": STRING, "master_record_id": STRING, **_AUDIT}),
+    _t("lead", {"id": STRING, "first_name": STRING, "last_name": STRING, "name": STRING,
+                "company": STRING, "email": STRING, "lead_source": STRING, "status": STRING,
+                "is_converted": BOOLEAN, "converted_date": DATE,
+                "converted_account_id": STRING, "converted_contact_id": STRING,
+                "converted_opportunity_id": STRING, "owner_id": STRING, **_AUDIT}),
+    _t("opportunity", {
+        "id": STRING, "name": STRING, "account_id": STRING, "owner_id": STRING,
+        "amount": DOUBLE, "currency_iso_code": STRING, "close_date": DATE,
+        "stage_name": STRING, "probability": DOUBLE, "forecast_category": STRING,
+        "forecast_category_name": STRING, "is_closed": BOOLEAN, "is_won": BOOLEAN,
+        "lead_source": STRING, "type": STRING, "last_modified_date": TIMESTAMP,
+        # SPICED and win/loss fields (custom fields; which field means what is configuration)
+        "pain_category_c": STRING, "impact_c": STRING, "impact_amount_c": DOUBLE,
+        "critical_event_c": STRING, "critical_event_date_c": DATE,
+        "decision_criteria_c": STRING, "win_loss_reason_c": STRING,
+        # verifiers kept as opportunity fields (their changes come from field history)
+        "requirements_documented_date_c": DATE, "technical_validation_date_c": DATE,
+        "mutual_action_plan_date_c": DATE,
+        **_AUDIT}, required=("id", "stage_name")),
+    # Salesforce's own OpportunityHistory object: one row per stage/amount/close-date change
+    _t("opportunity_history", {
+        "id": STRING, "opportunity_id": STRING, "stage_name": STRING, "amount": DOUBLE,
+        "close_date": DATE, "probability": DOUBLE, "forecast_category": STRING,
+        "expected_revenue": DOUBLE, "created_by_id": STRING, **_AUDIT},
+        required=("id", "opportunity_id")),
+    _t("opportunity_field_history", {
+        "id": STRING, "opportunity_id": STRING, "field": STRING, "data_type": STRING,
+        "old_value": STRING, "new_value": STRING, "created_by_id": STRING,
+        "created_date": TIMESTAMP, "is_deleted": BOOLEAN},
+        cursor="created_date", required=("id", "opportunity_id", "field")),
+    _t("opportunity_contact_role", {
+        "id": STRING, "opportunity_id": STRING, "contact_id": STRING, "role": STRING,
+        "is_primary": BOOLEAN, **_AUDIT}, required=("id", "opportunity_id", "contact_id")),
+    # custom object Verifier_Status__c: one row per verifier status change
+    _t("verifier_status_c", {
+        "id": STRING, "opportunity_c": STRING, "verifier_key_c": STRING, "status_c": STRING,
+        "status_date_c": TIMESTAMP, **_AUDIT}, required=("id", "opportunity_c", "verifier_key_c")),
+    _t("task", {"id": STRING, "who_id": STRING, "what_id": STRING, "account_id": STRING,
+                "owner_id": STRING, "subject": STRING, "type": STRING, "task_subtype": STRING,
+                "status": STRING, "activity_date": DATE, **_AUDIT}),
+    _t("event", {"id": STRING, "who_id": STRING, "what_id": STRING, "account_id": STRING,
+                 "owner_id": STRING, "subject": STRING, "type": STRING,
+                 "start_date_time": TIMESTAMP, "end_date_time": TIMESTAMP,
+                 "duration_in_minutes": BIGINT, **_AUDIT}),
+]}
+
+# Activity tables written by the email and calendar readers (DESIGN §4).
+ACTIVITY: dict[str, TableContract] = {t.name: t for t in [
+    _t("activity_email", {
+        "message_id": STRING, "mailbox": STRING, "thread_id": STRING, "in_reply_to": STRING,
+        "references": STRING, "sent_at": TIMESTAMP, "from_address": STRING,
+        "from_name": STRING, "subject": STRING, "is_internal_sender": BOOLEAN},
+        pk="message_id", cursor="sent_at", required=("message_id", "sent_at")),
+    _t("activity_email_recipient", {
+        "message_id": STRING, "address": STRING, "name": STRING, "kind": STRING},
+        pk="message_id", cursor=None, required=("message_id", "address")),
+    _t("activity_meeting", {
+        "meeting_id": STRING, "uid": STRING, "recurrence_id": STRING, "calendar": STRING,
+        "summary": STRING, "starts_at": TIMESTAMP, "ends_at": TIMESTAMP, "is_all_day": BOOLEAN,
+        "status": STRING, "organizer": STRING, "sequence": BIGINT},
+        pk="meeting_id", cursor=None, required=("meeting_id", "starts_at")),
+    _t("activity_meeting_attendee", {
+        "meeting_id": STRING, "address": STRING, "name": STRING, "partstat": STRING,
+        "role": STRING},
+        pk="meeting_id", cursor=None, required=("meeting_id", "address")),
+]}
+
+ALL: dict[str, TableContract] = {**SALESFORCE, **ACTIVITY}
+
+# Metadata columns the landing layer adds to every raw row (DESIGN §3).
+BATCH_COLUMNS = ("_batch_id", "_extracted_at", "_source")
