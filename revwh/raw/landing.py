@@ -1,0 +1,143 @@
+"""Land checked batches into the raw layer with dlt (DESIGN §3).
+
+Raw is append-only: every row carries `_batch_id`, `_extracted_at` and `_source` next to dlt's own
+`_dlt_load_id`. Rejects land in the same dataset's `_rejects` table. Cursors and the list of
+processed files live in dlt's pipeline state, which dlt commits with the load itself: a run that
+dies before its load completes leaves the cursor where it was, so the rerun re-extracts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable
+
+import pyarrow as pa
+
+from revwh.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class RejectShareExceeded(RuntimeError):
+    """Too large a share of a batch did not fit its contract; nothing of it was landed."""
+
+
+@dataclass
+class TableBatch:
+    table: str
+    good: pa.Table
+    rejects: pa.Table
+
+
+@dataclass
+class LandResult:
+    source: str
+    batch_id: str
+    rows: dict[str, int] = field(default_factory=dict)
+    rejects: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+def _quiet_dlt() -> None:
+    # Outside Airflow, dlt would import Airflow (seconds) just to look for secrets there.
+    if "AIRFLOW_CTX_DAG_ID" not in os.environ:
+        os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+def destination(settings: Settings):
+    import dlt
+
+    if settings.target == "postgres":
+        return dlt.destinations.postgres(credentials=settings.postgres_dsn)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    return dlt.destinations.duckdb(str(settings.warehouse_path))
+
+
+def pipeline(settings: Settings, name: str, dataset: str):
+    _quiet_dlt()
+    import dlt
+
+    return dlt.pipeline(pipeline_name=name, destination=destination(settings),
+                        dataset_name=dataset, pipelines_dir=str(settings.dlt_dir))
+
+
+def pipeline_state(settings: Settings, name: str, dataset: str, source: str) -> dict:
+    """The committed state of `source` (as the destination has it), e.g. cursors."""
+    p = pipeline(settings, name, dataset)
+    try:
+        p.sync_destination()
+    except Exception as exc:  # a fresh warehouse has no state yet
+        log.debug("no state to restore for %s: %s", name, exc)
+    return dict(p.state.get("sources", {}).get(source, {}))
+
+
+def with_batch_columns(table: pa.Table, batch_id: str, extracted_at: datetime,
+                       source: str) -> pa.Table:
+    n = table.num_rows
+    return (table
+            .append_column("_batch_id", pa.array([batch_id] * n, pa.string()))
+            .append_column("_extracted_at", pa.array([extracted_at] * n, pa.timestamp("us")))
+            .append_column("_source", pa.array([source] * n, pa.string())))
+
+
+def check_reject_share(batches: Iterable[TableBatch], max_share: float, source: str) -> int:
+    batches = list(batches)
+    good = sum(b.good.num_rows for b in batches)
+    bad = sum(b.rejects.num_rows for b in batches)
+    if good + bad and bad / (good + bad) > max_share:
+        reasons = pa.concat_tables([b.rejects for b in batches if b.rejects.num_rows])
+        top = reasons.group_by("reason").aggregate([("reason", "count")]).sort_by(
+            [("reason_count", "descending")]).slice(0, 3).to_pylist()
+        raise RejectShareExceeded(
+            f"{source}: {bad} of {good + bad} rows ({bad / (good + bad):.1%}) do not fit the "
+            f"contract, above max_reject_share={max_share:.1%}; nothing was landed. Top reasons: "
+            + "; ".join(f"{r['reason']} (x{r['reason_count']})" for r in top)
+            + ". Fix the source, or raise REVWH_MAX_REJECT_SHARE if this is expected.")
+    return bad
+
+
+def land(settings: Settings, *, pipeline_name: str, dataset: str, source: str,
+         batch_id: str, batches: list[TableBatch], state_update: dict | None = None) -> LandResult:
+    """Append `batches` to `dataset` in one dlt load, with `state_update` merged into the
+    source's state in the same load."""
+    import dlt
+
+    rejects = check_reject_share(batches, settings.max_reject_share, source)
+    extracted_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    result = LandResult(source=source, batch_id=batch_id, rejects=rejects)
+    tables: list[tuple[str, pa.Table]] = []
+    for b in batches:
+        if b.good.num_rows:
+            tables.append((b.table, with_batch_columns(b.good, batch_id, extracted_at, source)))
+            result.rows[b.table] = result.rows.get(b.table, 0) + b.good.num_rows
+    reject_tables = [b.rejects for b in batches if b.rejects.num_rows]
+    if reject_tables:
+        tables.append(("_rejects", with_batch_columns(
+            pa.concat_tables(reject_tables), batch_id, extracted_at, source)))
+
+    def rows(data: pa.Table, first: bool):
+        # dlt keeps source state only when it is written during extraction
+        if first and state_update:
+            dlt.current.source_state().update(state_update)
+        yield data
+
+    @dlt.source(name=source)
+    def batch_source():
+        if not tables:  # nothing new: still commit the state update
+            return [dlt.resource(rows(pa.table({}), True), name="_empty_batch")]
+        return [dlt.resource(rows(data, i == 0), name=name, write_disposition="append")
+                for i, (name, data) in enumerate(tables)]
+
+    p = pipeline(settings, pipeline_name, dataset)
+    p.run(batch_source(), loader_file_format="parquet")
+    return result
