@@ -34,6 +34,13 @@ class Settings:
     calendar_dir: Path | None = None  # default: <home>/demo/calendar
     mail_dir: Path | None = None  # default: <home>/demo/mail
     company_domains: tuple[str, ...] = ("northpeak.io",)
+    # email and calendar privacy (DESIGN §4): subjects keep | hash | drop; external addresses
+    # may be stored as a keyed hash (key from REVWH_ADDRESS_HASH_KEY, never in the file)
+    subject_mode: str = "keep"
+    hash_external_addresses: bool = False
+    address_hash_key: str = ""
+    calendar_days_back: int = 1100
+    calendar_days_ahead: int = 120
     schedule: str = "0 3 * * *"  # cron, UTC
     keep_versions: int = 5
     max_reject_share: float = 0.02
@@ -84,6 +91,11 @@ class Settings:
             raise SettingsError("keep_versions must be at least 2 so that rollback has a target")
         if not 0 <= self.max_reject_share <= 1:
             raise SettingsError("max_reject_share must be a share between 0 and 1")
+        if self.subject_mode not in ("keep", "hash", "drop"):
+            raise SettingsError(f"subject_mode={self.subject_mode!r}: use keep, hash or drop")
+        if self.hash_external_addresses and not self.address_hash_key:
+            raise SettingsError("hash_external_addresses is on but no key is set: "
+                                "set REVWH_ADDRESS_HASH_KEY to a secret")
         if not self.company_domains:
             raise SettingsError("company_domains is empty: list your company's email domains")
         return self
@@ -101,6 +113,8 @@ def _coerce(name: str, value, kind):
         if name == "company_domains":
             items = value.split(",") if isinstance(value, str) else value
             return tuple(d.strip().lower() for d in items if d.strip())
+        if kind is bool:
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
         if kind in (int, "int"):
             return int(value)
         if kind in (float, "float"):
