@@ -1,0 +1,1 @@
+"""Forecasting: Prophet revenue forecasts, baselines and backtests (DESIGN §5)."""

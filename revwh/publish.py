@@ -1,0 +1,184 @@
+"""Write-audit-publish bookkeeping (DESIGN §3).
+
+Each build writes a version schema (`marts_v…`, `forecast_v…`). Publishing repoints the stable
+schema's views (`marts.x`, `forecast.x`) at a version in one transaction, so a reader sees the
+old version or the new one, never a mix. The last `keep_versions` published versions stay for
+`revwh rollback`; older ones are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import duckdb
+
+from revwh.settings import Settings
+from revwh.warehouse import META_SCHEMA, connect, relations, schema_exists
+
+log = logging.getLogger(__name__)
+
+PUBLISHED_SCHEMA = {"marts": "marts", "forecast": "forecast"}
+
+
+class PublishError(RuntimeError):
+    """Publishing or rolling back cannot proceed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Version:
+    version: str
+    kind: str
+    logical_date: str
+    status: str
+    built_at: datetime
+    published_at: datetime | None
+    relations: list[str]
+
+
+def _ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {META_SCHEMA}")
+    con.execute(f"""create table if not exists {META_SCHEMA}.versions (
+        version varchar primary key, kind varchar not null, logical_date date not null,
+        status varchar not null, built_at timestamp not null, published_at timestamp,
+        relations varchar)""")
+
+
+def new_version(settings: Settings, kind: str, logical_date: str) -> str:
+    """Register a candidate version and return its schema name."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    version = f"{kind}_v{now:%Y%m%d%H%M%S%f}"
+    with connect(settings) as con:
+        _ensure_meta(con)
+        con.execute(f"insert into {META_SCHEMA}.versions values (?, ?, ?, 'candidate', ?, null, null)",
+                    [version, kind, logical_date, now])
+    return version
+
+
+def mark_failed(settings: Settings, version: str) -> None:
+    with connect(settings) as con:
+        _ensure_meta(con)
+        con.execute(f"update {META_SCHEMA}.versions set status = 'failed' where version = ?",
+                    [version])
+
+
+def _versions(con, kind: str | None = None) -> list[Version]:
+    where, params = ("where kind = ?", [kind]) if kind else ("", [])
+    rows = con.execute(f"select version, kind, cast(logical_date as varchar), status, built_at, "
+                       f"published_at, relations from {META_SCHEMA}.versions {where} "
+                       f"order by built_at desc", params).fetchall()
+    return [Version(*r[:6], relations=json.loads(r[6]) if r[6] else []) for r in rows]
+
+
+def versions(settings: Settings, kind: str | None = None) -> list[Version]:
+    if not settings.warehouse_path.exists():
+        return []
+    with connect(settings, read_only=True) as con:
+        if not schema_exists(con, META_SCHEMA):
+            return []
+        return _versions(con, kind)
+
+
+def _point_views(con, kind: str, version: str, names: list[str]) -> None:
+    target = PUBLISHED_SCHEMA[kind]
+    con.execute(f'create schema if not exists "{target}"')
+    stale = set(relations(con, target)) - set(names)
+    for name in names:
+        con.execute(f'create or replace view "{target}"."{name}" as '
+                    f'select * from "{version}"."{name}"')
+    for name in stale:
+        con.execute(f'drop view if exists "{target}"."{name}"')
+
+
+def publish(settings: Settings, kind: str, version: str, names: list[str]) -> None:
+    """Repoint every published view of `kind` at `version`, all in one transaction."""
+    if not names:
+        raise PublishError(f"{version} has no relations to publish")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with connect(settings) as con:
+        _ensure_meta(con)
+        missing = set(names) - set(relations(con, version))
+        if missing:
+            raise PublishError(f"{version} lacks {sorted(missing)}: the build did not finish; "
+                               "rerun the build")
+        con.execute("begin transaction")
+        try:
+            _point_views(con, kind, version, names)
+            con.execute(f"update {META_SCHEMA}.versions set status = 'retired' "
+                        f"where kind = ? and status = 'published'", [kind])
+            con.execute(f"update {META_SCHEMA}.versions set status = 'published', "
+                        f"published_at = ?, relations = ? where version = ?",
+                        [now, json.dumps(sorted(names)), version])
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        _prune(con, kind, settings.keep_versions)
+
+
+def _prune(con, kind: str, keep: int) -> None:
+    """Drop versions beyond the last `keep` published ones, and failed or abandoned candidates
+    older than the newest published version."""
+    history = _versions(con, kind)
+    published = [v for v in history if v.status in ("published", "retired")]
+    keep_names = {v.version for v in published[:keep]}
+    newest = published[0].built_at if published else None
+    for v in history:
+        if v.version in keep_names:
+            continue
+        old_published = v.status in ("published", "retired", "rolled_back")
+        stale_candidate = newest is not None and v.built_at < newest
+        if old_published or stale_candidate:
+            con.execute(f'drop schema if exists "{v.version}" cascade')
+            con.execute(f"delete from {META_SCHEMA}.versions where version = ?", [v.version])
+
+
+def current(settings: Settings, kind: str = "marts") -> Version | None:
+    return next((v for v in versions(settings, kind) if v.status == "published"), None)
+
+
+def rollback(settings: Settings, kind: str = "marts") -> tuple[str, str]:
+    """Point the published views back at the previous published version."""
+    with connect(settings) as con:
+        _ensure_meta(con)
+        history = [v for v in _versions(con, kind) if v.status in ("published", "retired")]
+        if len(history) < 2 or history[0].status != "published":
+            raise PublishError(f"no earlier {kind} version to roll back to "
+                               f"({len(history)} kept); nothing changed")
+        now_v, prev = history[0], history[1]
+        if not schema_exists(con, prev.version):
+            raise PublishError(f"{prev.version} was pruned; nothing changed")
+        con.execute("begin transaction")
+        try:
+            _point_views(con, kind, prev.version, prev.relations)
+            con.execute(f"update {META_SCHEMA}.versions set status = 'rolled_back' "
+                        f"where version = ?", [now_v.version])
+            con.execute(f"update {META_SCHEMA}.versions set status = 'published', "
+                        f"published_at = ? where version = ?",
+                        [datetime.now(timezone.utc).replace(tzinfo=None), prev.version])
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    return now_v.version, prev.version
+
+
+def checksums(settings: Settings, kind: str = "marts") -> dict[str, str]:
+    """An order-independent content hash of every published relation of `kind`."""
+    target = PUBLISHED_SCHEMA[kind]
+    with connect(settings, read_only=True) as con:
+        out = {}
+        for name in relations(con, target):
+            out[name] = con.execute(
+                f'select md5(coalesce(string_agg(h, \',\' order by h), \'\')) from '
+                f'(select md5(cast(t as varchar)) as h from "{target}"."{name}" as t)').fetchone()[0]
+        return out
+
+
+def row_counts(settings: Settings, kind: str = "marts") -> dict[str, int]:
+    target = PUBLISHED_SCHEMA[kind]
+    with connect(settings, read_only=True) as con:
+        return {name: con.execute(f'select count(*) from "{target}"."{name}"').fetchone()[0]
+                for name in relations(con, target)}
