@@ -1,0 +1,51 @@
+"""Shared fixtures: real warehouses in temporary folders, the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from revwh.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MINI_DROP = FIXTURES / "mini_drop"
+REVWH = str(Path(sys.executable).parent / "revwh")
+
+# Airflow imported by tests in this process keeps its files out of the user's ~/airflow.
+os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".revwh" / "test-airflow"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+
+@dataclass
+class Home:
+    """A revwh home folder with its environment: what a user's shell would have."""
+
+    path: Path
+    env: dict[str, str]
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(env=self.env)
+
+    def revwh(self, *args: str, timeout: int = 900, **extra_env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([REVWH, *args], env={**os.environ, **self.env, **extra_env},
+                              capture_output=True, text=True, timeout=timeout, cwd=self.path)
+
+
+def make_home(path: Path, **env: str) -> Home:
+    base = {"REVWH_HOME": str(path), "REVWH_RETRIES": "0", "COLUMNS": "200",
+            "REVWH_MAIL_DIR": str(path / "no-mail"), "REVWH_CALENDAR_DIR": str(path / "no-calendar")}
+    base.update(env)
+    return Home(path=path, env=base)
+
+
+@pytest.fixture
+def mini_home(tmp_path: Path) -> Home:
+    """A home whose CRM source is the small hand-made Salesforce drop."""
+    return make_home(tmp_path, REVWH_SALESFORCE_FILE_DROP=str(MINI_DROP))
