@@ -130,3 +130,232 @@ def check_csv(path: Path, contract: TableContract, *, source: str) -> Checked:
         return checked
     finally:
         con.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Records (API pages), arrow tables, JSON and Parquet files: the same checks as for CSV.
+
+def _text(value) -> str | None:
+    """A JSON value as the text a CSV export would hold for it."""
+    import json
+
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _reject_row(source: str, table: str, origin: str, line: int, reason: str, raw: str) -> dict:
+    return {"source": source, "table_name": table, "origin": origin, "line": line,
+            "reason": reason, "raw_text": raw}
+
+
+def _raw_json(record) -> str:
+    import json
+
+    # ensure_ascii: broken text (lone surrogates from undecodable bytes) survives as escapes
+    return json.dumps(record, ensure_ascii=True, default=str)
+
+
+def check_arrow(table: pa.Table, contract: TableContract, *, source: str, origin: str,
+                lines: list[int] | None = None) -> Checked:
+    """Check an arrow table (any column types; nested values become JSON text) by the contract.
+    Column names are normalised (`normalise_column`); `lines` numbers the rows for rejects."""
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        names = [normalise_column(n) for n in table.column_names]
+        seen: set[str] = set()
+        keep = []
+        for i, n in enumerate(names):
+            if n and n not in seen:
+                seen.add(n)
+                keep.append(i)
+        src = pa.table({names[i]: table.column(i) for i in keep}) if keep else pa.table(
+            {"__empty": pa.array([None] * table.num_rows, pa.string())})
+        line_col = pa.array(lines if lines is not None else range(1, src.num_rows + 1), pa.int64())
+        src = src.append_column("__line", line_col)
+        con.register("__arrow_src", src)
+        cols = []
+        for field_ in src.schema:
+            if field_.name == "__line":
+                continue
+            t = field_.type
+            if pa.types.is_nested(t):
+                cols.append(f"to_json({_q(field_.name)})::VARCHAR as {_q(field_.name)}")
+            elif pa.types.is_timestamp(t) and t.tz is not None:
+                cols.append(f"strftime({_q(field_.name)}, '%Y-%m-%d %H:%M:%S.%f%z') as {_q(field_.name)}")
+            else:
+                cols.append(f"{_q(field_.name)}::VARCHAR as {_q(field_.name)}")
+        con.execute(f"create temp view __rows as select __line, {', '.join(cols)} from __arrow_src")
+        return check_relation(con, "__rows", contract, source=source, origin=origin)
+    finally:
+        con.close()
+
+
+def check_records(records, contract: TableContract, *, source: str, origin: str,
+                  first_line: int = 1) -> Checked:
+    """Check JSON-like records (dicts of column -> value, as an API returns them).
+
+    Values are turned into the text a CSV export would hold and checked like a CSV: a value that
+    does not fit its contracted type, or a missing required value, makes the record a reject with
+    its raw JSON. A record with broken text (undecodable bytes) or one that is not an object is a
+    reject too. Keys new to the contract are kept as text columns."""
+    columns: dict[str, None] = {}
+    rows: list[dict] = []
+    lines: list[int] = []
+    rejects: list[dict] = []
+    for i, record in enumerate(records):
+        line = first_line + i
+        if not isinstance(record, dict):
+            rejects.append(_reject_row(source, contract.name, origin, line,
+                                       "record is not a JSON object", _raw_json(record)))
+            continue
+        row = {}
+        bad = None
+        for key, value in record.items():
+            text = _text(value)
+            if text is not None:
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    bad = f"{key}: broken text encoding"
+                    break
+            row[key] = text
+            columns.setdefault(key, None)
+        if bad:
+            rejects.append(_reject_row(source, contract.name, origin, line, bad, _raw_json(record)))
+            continue
+        rows.append(row)
+        lines.append(line)
+    extra = pa.Table.from_pylist(rejects, schema=REJECT_SCHEMA) if rejects else REJECT_SCHEMA.empty_table()
+    if not rows:
+        return Checked(good=pa.table({}), rejects=extra,
+                       missing_columns=[c for c in contract.columns])
+    table = pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in columns})
+    checked = check_arrow(table, contract, source=source, origin=origin, lines=lines)
+    checked.rejects = pa.concat_tables([checked.rejects, extra])
+    return checked
+
+
+def _file_reject(path, contract: TableContract, source: str, reason: str) -> Checked:
+    try:
+        raw = Path(path).read_bytes()[:4096].decode("utf-8", "replace")
+    except OSError:
+        raw = ""
+    reject = pa.table({"source": [source], "table_name": [contract.name], "origin": [str(path)],
+                       "line": [0], "reason": [reason], "raw_text": [raw]}, schema=REJECT_SCHEMA)
+    return Checked(good=pa.table({}), rejects=reject)
+
+
+def check_json(path: Path, contract: TableContract, *, source: str, rename=None) -> Checked:
+    """Read one JSON export and check it: a JSON array of objects, an object holding the records
+    (`records` as in a Salesforce REST page, `results` as in HubSpot, or `data`), or JSON lines.
+    Keys are normalised; records in Salesforce REST shape (with `attributes`) get Fivetran's
+    snake_case names. A line that is not JSON or not UTF-8 is a reject; the rest loads."""
+    import json
+
+    rename = rename or normalise_column
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return _file_reject(path, contract, source, f"file is not readable: {exc}")
+    text = data.decode("utf-8", "surrogateescape").lstrip("\ufeff")
+    stripped = text.lstrip()
+    records: list = []
+    lines: list[int] = []
+    rejects: list[dict] = []
+    parsed = None
+    if stripped[:1] in ("[", "{"):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            parsed = None  # may be JSON lines
+    if isinstance(parsed, list) or (isinstance(parsed, dict) and any(
+            isinstance(parsed.get(k), list) for k in ("records", "results", "data"))):
+        if isinstance(parsed, dict):
+            parsed = next(parsed[k] for k in ("records", "results", "data")
+                          if isinstance(parsed.get(k), list))
+        records = parsed
+        lines = list(range(1, len(records) + 1))
+    elif isinstance(parsed, dict):
+        records, lines = [parsed], [1]
+    else:
+        for n, raw_line in enumerate(data.splitlines(), start=1):
+            if not raw_line.strip():
+                continue
+            try:
+                line_text = raw_line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                rejects.append(_reject_row(source, contract.name, str(path), n,
+                                           f"broken text encoding: {exc.reason}",
+                                           raw_line.decode("utf-8", "replace")))
+                continue
+            try:
+                records.append(json.loads(line_text))
+                lines.append(n)
+            except json.JSONDecodeError as exc:
+                rejects.append(_reject_row(source, contract.name, str(path), n,
+                                           f"line is not valid JSON: {exc.msg}", line_text))
+        if not records and not rejects:
+            return _file_reject(path, contract, source, "file is not readable as JSON")
+    if records and all(isinstance(r, dict) and isinstance(r.get("attributes"), dict)
+                       for r in records[:1]):
+        from revwh.demo.naming import snake_name as sf_snake
+
+        rename = sf_snake
+    renamed = []
+    for r in records:
+        if isinstance(r, dict):
+            r = {rename(k): v for k, v in r.items() if k != "attributes"}
+        renamed.append(r)
+    checked = Checked(good=pa.table({}), rejects=REJECT_SCHEMA.empty_table())
+    if renamed:
+        checked = _check_numbered(renamed, lines, contract, source=source, origin=str(path))
+    if rejects:
+        checked.rejects = pa.concat_tables([checked.rejects,
+                                            pa.Table.from_pylist(rejects, schema=REJECT_SCHEMA)])
+    return checked
+
+
+def _check_numbered(records: list, lines: list[int], contract: TableContract, *, source: str,
+                    origin: str) -> Checked:
+    # check_records numbers consecutively; keep the file's own line numbers
+    checked = check_records(records, contract, source=source, origin=origin, first_line=0)
+    if checked.rejects.num_rows:
+        fixed = [lines[i] if 0 <= i < len(lines) else i
+                 for i in checked.rejects.column("line").to_pylist()]
+        checked.rejects = checked.rejects.set_column(
+            checked.rejects.schema.get_field_index("line"), "line", pa.array(fixed, pa.int64()))
+    return checked
+
+
+def check_parquet(path: Path, contract: TableContract, *, source: str) -> Checked:
+    """Read one Parquet export and check it like a CSV (values are checked as text)."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(str(path))
+    except Exception as exc:  # noqa: BLE001 - any unreadable file becomes one reject
+        return _file_reject(path, contract, source, f"file is not readable as Parquet: {exc}")
+    return check_arrow(table, contract, source=source, origin=str(path))
+
+
+def check_file(path: Path, contract: TableContract, *, source: str) -> Checked:
+    """check_csv, check_json or check_parquet by the file's suffix (.csv, .json/.jsonl/.ndjson,
+    .parquet/.pq)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".json", ".jsonl", ".ndjson"):
+        return check_json(path, contract, source=source)
+    if suffix in (".parquet", ".pq"):
+        return check_parquet(path, contract, source=source)
+    return check_csv(path, contract, source=source)
