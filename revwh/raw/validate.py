@@ -310,9 +310,7 @@ def check_json(path: Path, contract: TableContract, *, source: str, rename=None)
             return _file_reject(path, contract, source, "file is not readable as JSON")
     if records and all(isinstance(r, dict) and isinstance(r.get("attributes"), dict)
                        for r in records[:1]):
-        from revwh.demo.naming import snake_name as sf_snake
-
-        rename = sf_snake
+        rename = salesforce_snake_name
     renamed = []
     for r in records:
         if isinstance(r, dict):
@@ -359,3 +357,17 @@ def check_file(path: Path, contract: TableContract, *, source: str) -> Checked:
     if suffix in (".parquet", ".pq"):
         return check_parquet(path, contract, source=source)
     return check_csv(path, contract, source=source)
+
+
+def salesforce_snake_name(api: str) -> str:
+    """Fivetran's snake_case for a Salesforce API name (`StageName` -> `stage_name`,
+    `Pain_Category__c` -> `pain_category_c`): the demo generator's naming when present."""
+    try:
+        from revwh.demo.naming import snake_name
+    except ImportError:  # the same rule, kept here so that landing never depends on the demo
+        import re
+
+        s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", api)
+        s = re.sub(r"(?<=[A-Z])(?=[A-Z][a-z])", "_", s)
+        return re.sub(r"_+", "_", s).strip("_").lower()
+    return snake_name(api)
