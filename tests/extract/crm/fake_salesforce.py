@@ -92,6 +92,8 @@ class SalesforceApp:
         self.pages_served = 0
         self.page_delay = 0.0
         self.missing_objects: set[str] = set()
+        self.client_id, self.client_secret = CLIENT_ID, CLIENT_SECRET
+        self.refresh_token, self.token_prefix = REFRESH_TOKEN, "00Dfake!session"
 
     # -- data changes -------------------------------------------------------------------
     def upsert(self, obj: str, record: dict) -> None:
@@ -146,14 +148,14 @@ class SalesforceApp:
         return 404, {}, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
 
     def _token(self, form: dict):
-        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return 400, {}, {"error": "invalid_client", "error_description": "invalid client credentials"}
         grant = form.get("grant_type")
-        if grant == "refresh_token" and form.get("refresh_token") != REFRESH_TOKEN:
+        if grant == "refresh_token" and form.get("refresh_token") != self.refresh_token:
             return 400, {}, {"error": "invalid_grant", "error_description": "expired access/refresh token"}
         if grant not in ("refresh_token", "client_credentials"):
             return 400, {}, {"error": "unsupported_grant_type"}
-        token = f"00Dfake!session{next(self.token_seq)}"
+        token = f"{self.token_prefix}{next(self.token_seq)}"
         with self.lock:
             self.tokens.add(token)
         return 200, {}, {"access_token": token, "token_type": "Bearer",
@@ -186,7 +188,7 @@ class SalesforceApp:
             rows = [r for r in rows if r.get(cf) and parse_sf_datetime(r[cf]) > since]
         if m.group("order"):
             cf = m.group("order").split()[0]
-            rows.sort(key=lambda r: (r.get(cf) or "", r["Id"]))  # all stamps are +0000
+            rows.sort(key=lambda r: (r.get(cf) or "", r.get("Id") or ""))  # all stamps are +0000
         out = [{"attributes": r["attributes"], **{f: r.get(f) for f in selected}} for r in rows]
         locator = f"01g{next(self.token_seq):06d}"
         self.cursors[locator] = out
