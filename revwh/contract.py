@@ -121,3 +121,70 @@ ALL: dict[str, TableContract] = {**SALESFORCE, **ACTIVITY}
 
 # Metadata columns the landing layer adds to every raw row (DESIGN §3).
 BATCH_COLUMNS = ("_batch_id", "_extracted_at", "_source")
+
+# HubSpot CRM objects as Fivetran lands them (DESIGN §4): `deal` with `property_<name>` columns
+# (every property comes along; the ones typed here are those staging reads), the pipeline and its
+# stages, the deal-stage history, associations (`deal_company`, `deal_contact`,
+# `engagement_deal`: full snapshots, re-pulled every run) and engagements. Ids are text.
+HUBSPOT: dict[str, TableContract] = {t.name: t for t in [
+    _t("deal", {
+        "deal_id": STRING, "is_deleted": BOOLEAN, "deal_pipeline_id": STRING,
+        "deal_pipeline_stage_id": STRING, "owner_id": STRING, "portal_id": STRING,
+        "property_dealname": STRING, "property_amount": DOUBLE,
+        "property_deal_currency_code": STRING, "property_closedate": TIMESTAMP,
+        "property_createdate": TIMESTAMP, "property_hs_lastmodifieddate": TIMESTAMP,
+        "property_dealtype": STRING, "property_hs_is_closed": BOOLEAN,
+        "property_hs_is_closed_won": BOOLEAN, "property_closed_lost_reason": STRING},
+        pk="deal_id", cursor="property_hs_lastmodifieddate", required=("deal_id",)),
+    _t("company", {
+        "id": STRING, "is_deleted": BOOLEAN, "property_name": STRING, "property_domain": STRING,
+        "property_industry": STRING, "property_country": STRING,
+        "property_numberofemployees": BIGINT, "property_annualrevenue": DOUBLE,
+        "property_hubspot_owner_id": STRING, "property_createdate": TIMESTAMP,
+        "property_hs_lastmodifieddate": TIMESTAMP},
+        cursor="property_hs_lastmodifieddate"),
+    _t("contact", {
+        "id": STRING, "is_deleted": BOOLEAN, "property_email": STRING,
+        "property_firstname": STRING, "property_lastname": STRING, "property_jobtitle": STRING,
+        "property_associatedcompanyid": STRING, "property_hubspot_owner_id": STRING,
+        "property_createdate": TIMESTAMP, "property_lastmodifieddate": TIMESTAMP},
+        cursor="property_lastmodifieddate"),
+    _t("owner", {
+        "owner_id": STRING, "email": STRING, "first_name": STRING, "last_name": STRING,
+        "type": STRING, "active_user_id": STRING, "is_active": BOOLEAN,
+        "created_at": TIMESTAMP, "updated_at": TIMESTAMP},
+        pk="owner_id", cursor="updated_at", required=("owner_id",)),
+    _t("deal_pipeline", {
+        "pipeline_id": STRING, "label": STRING, "display_order": BIGINT, "active": BOOLEAN,
+        "is_deleted": BOOLEAN, "created_at": TIMESTAMP, "updated_at": TIMESTAMP},
+        pk="pipeline_id", cursor="updated_at", required=("pipeline_id",)),
+    _t("deal_pipeline_stage", {
+        "stage_id": STRING, "pipeline_id": STRING, "label": STRING, "display_order": BIGINT,
+        "probability": DOUBLE, "is_closed": BOOLEAN, "closed_won": BOOLEAN, "active": BOOLEAN,
+        "is_deleted": BOOLEAN, "created_at": TIMESTAMP, "updated_at": TIMESTAMP},
+        pk="stage_id", cursor="updated_at", required=("stage_id", "pipeline_id")),
+    # one row per stage a deal entered (HubSpot's dealstage property history)
+    _t("deal_stage", {
+        "deal_id": STRING, "value": STRING, "date_entered": TIMESTAMP, "source": STRING,
+        "source_id": STRING},
+        pk="deal_id", cursor="date_entered", required=("deal_id", "value", "date_entered")),
+    _t("deal_company", {"deal_id": STRING, "company_id": STRING, "type_id": BIGINT,
+                        "category": STRING},
+       pk="deal_id", cursor=None, required=("deal_id", "company_id")),
+    _t("deal_contact", {"deal_id": STRING, "contact_id": STRING, "type_id": BIGINT,
+                        "category": STRING},
+       pk="deal_id", cursor=None, required=("deal_id", "contact_id")),
+    _t("engagement", {
+        "id": STRING, "type": STRING, "owner_id": STRING, "portal_id": STRING,
+        "created_at": TIMESTAMP, "last_updated": TIMESTAMP, "timestamp": TIMESTAMP,
+        "active": BOOLEAN, "is_deleted": BOOLEAN},
+        cursor="last_updated"),
+    _t("engagement_meeting", {
+        "engagement_id": STRING, "title": STRING, "start_time": TIMESTAMP,
+        "end_time": TIMESTAMP, "meeting_outcome": STRING, "location": STRING,
+        "external_url": STRING, "last_updated": TIMESTAMP},
+        pk="engagement_id", cursor="last_updated", required=("engagement_id",)),
+    _t("engagement_deal", {"engagement_id": STRING, "deal_id": STRING,
+                           "engagement_type": STRING, "type_id": BIGINT, "category": STRING},
+       pk="engagement_id", cursor=None, required=("engagement_id", "deal_id")),
+]}
