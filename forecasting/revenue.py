@@ -23,10 +23,10 @@ def monthly_bookings(settings: Settings, as_of: str) -> pd.DataFrame:
     """Closed-won amount per month from the published marts, every month up to the last full
     month before `as_of` (zeros included, so gaps are not mistaken for missing data)."""
     with connect(settings, read_only=True) as con:
-        won = con.execute(
-            "select date_trunc('month', close_date) as ds, sum(amount) as y "
-            "from marts.fct_opportunity where is_won and close_date < date_trunc('month', ?::date) "
-            "group by 1 order by 1", [as_of]).df()
+        won = con.df(
+            "select cast(date_trunc('month', close_date) as date) as ds, sum(amount) as y "
+            "from marts.fct_opportunity where is_won "
+            "and close_date < date_trunc('month', cast(? as date)) group by 1 order by 1", [as_of])
     if won.empty:
         return pd.DataFrame({"ds": pd.to_datetime([]), "y": []})
     months = pd.date_range(won["ds"].min(), pd.Timestamp(as_of).to_period("M").start_time
@@ -92,8 +92,6 @@ def audit_forecast(frame: pd.DataFrame) -> list[str]:
 def write_forecast(settings: Settings, schema: str, frame: pd.DataFrame) -> list[str]:
     with connect(settings) as con:
         con.execute(f'create schema if not exists "{schema}"')
-        con.register("frame", frame)
-        con.execute(f'create or replace table "{schema}".revenue_forecast as '
-                    'select * from frame order by level, level_value, period_start')
-        con.unregister("frame")
+        con.write_frame(schema, "revenue_forecast",
+                        frame.sort_values(["level", "level_value", "period_start"]))
     return ["revenue_forecast"]

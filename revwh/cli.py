@@ -205,23 +205,21 @@ def rollback(kind: str = typer.Option("marts", help="marts or forecast")):
 @app.command()
 def query(sql: str = typer.Argument(..., help="SQL to run against the warehouse, read-only")):
     """Run one read-only SQL query against the warehouse and print the result."""
-    import duckdb
-
     from revwh.warehouse import WarehouseError, connect
 
     settings = _settings()
     try:
         with connect(settings, read_only=True) as con:
-            result = con.sql(sql)
-            if result is None:
-                return
-            table = Table()
-            for name in result.columns:
-                table.add_column(name)
-            for row in result.fetchall():
-                table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
-    except (duckdb.Error, WarehouseError) as exc:
-        _fail(f"{exc}".splitlines()[0])
+            frame = con.df(sql)
+    except WarehouseError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # the database's own message says what is wrong with the SQL
+        _fail(f"{exc}".strip().splitlines()[0])
+    table = Table()
+    for name in frame.columns:
+        table.add_column(str(name))
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
     console.print(table)
 
 
@@ -242,18 +240,26 @@ def _summary(settings: Settings, example: bool = True) -> None:
     with connect(settings, read_only=True) as con:
         forecast = con.execute(
             "select period_start, yhat, yhat_lower, yhat_upper, model from forecast.revenue_forecast "
-            "where level = 'company' order by period_start limit 3").fetchall() \
-            if "forecast" in {r[0] for r in con.execute(
-                "select schema_name from information_schema.schemata").fetchall()} else []
+            "where level = 'company' order by period_start limit 3") \
+            if con.schema_exists("forecast") else []
         if forecast:
             console.print("latest forecast (company bookings, 80% interval):")
             for ds, yhat, lo, hi, model in forecast:
                 console.print(f"  {ds:%Y-%m}: {yhat:,.0f}  [{lo:,.0f} .. {hi:,.0f}]  ({model})")
-        console.print(f"warehouse: [bold]{settings.warehouse_path}[/] (DuckDB)")
+        console.print(f"warehouse: [bold]{_where(settings)}[/]")
         if example:
             console.print(f"example query:\n  revwh query \"{EXAMPLE_QUERY}\"")
-            for row in con.execute(EXAMPLE_QUERY).fetchall():
+            for row in con.execute(EXAMPLE_QUERY):
                 console.print(f"  {row[0]:<12} {row[1]:>6} won  {row[2]:>14,.0f}")
+
+
+def _where(settings: Settings) -> str:
+    if settings.target == "postgres":
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.postgres_dsn)
+        return f"PostgreSQL {url.hostname}:{url.port or 5432}{url.path}"  # no credentials
+    return f"{settings.warehouse_path} (DuckDB)"
 
 
 def main() -> None:

@@ -80,7 +80,7 @@ def run_expectations(settings: Settings, schema: str) -> list[dict]:
             table = spec["meta"]["table"]
             suite = context.suites.add(gx.ExpectationSuite(
                 name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta")))
-            frame = con.sql(f'select * from "{schema}"."{table}"').df()
+            frame = con.df(f'select * from "{schema}"."{table}"')
             batch = (datasource.add_dataframe_asset(name=f"{spec['name']}__{table}")
                      .add_batch_definition_whole_dataframe("all")
                      .get_batch(batch_parameters={"dataframe": frame}))

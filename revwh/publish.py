@@ -13,10 +13,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import duckdb
-
 from revwh.settings import Settings
-from revwh.warehouse import META_SCHEMA, connect, relations, schema_exists
+from revwh.warehouse import META_SCHEMA, Connection, connect, warehouse_exists
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +36,7 @@ class Version:
     relations: list[str]
 
 
-def _ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
+def _ensure_meta(con: Connection) -> None:
     con.execute(f"create schema if not exists {META_SCHEMA}")
     con.execute(f"""create table if not exists {META_SCHEMA}.versions (
         version varchar primary key, kind varchar not null, logical_date date not null,
@@ -64,32 +62,31 @@ def mark_failed(settings: Settings, version: str) -> None:
                     [version])
 
 
-def _versions(con, kind: str | None = None) -> list[Version]:
+def _versions(con: Connection, kind: str | None = None) -> list[Version]:
     where, params = ("where kind = ?", [kind]) if kind else ("", [])
     rows = con.execute(f"select version, kind, cast(logical_date as varchar), status, built_at, "
                        f"published_at, relations from {META_SCHEMA}.versions {where} "
-                       f"order by built_at desc", params).fetchall()
+                       f"order by built_at desc", params)
     return [Version(*r[:6], relations=json.loads(r[6]) if r[6] else []) for r in rows]
 
 
 def versions(settings: Settings, kind: str | None = None) -> list[Version]:
-    if not settings.warehouse_path.exists():
+    if not warehouse_exists(settings):
         return []
     with connect(settings, read_only=True) as con:
-        if not schema_exists(con, META_SCHEMA):
+        if not con.schema_exists(META_SCHEMA):
             return []
         return _versions(con, kind)
 
 
-def _point_views(con, kind: str, version: str, names: list[str]) -> None:
+def _point_views(con: Connection, kind: str, version: str, names: list[str]) -> None:
     target = PUBLISHED_SCHEMA[kind]
     con.execute(f'create schema if not exists "{target}"')
-    stale = set(relations(con, target)) - set(names)
-    for name in names:
-        con.execute(f'create or replace view "{target}"."{name}" as '
-                    f'select * from "{version}"."{name}"')
-    for name in stale:
+    for name in con.relations(target):
+        # drop + create (not create-or-replace): a new version may change a view's columns
         con.execute(f'drop view if exists "{target}"."{name}"')
+    for name in names:
+        con.execute(f'create view "{target}"."{name}" as select * from "{version}"."{name}"')
 
 
 def publish(settings: Settings, kind: str, version: str, names: list[str]) -> None:
@@ -99,26 +96,21 @@ def publish(settings: Settings, kind: str, version: str, names: list[str]) -> No
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with connect(settings) as con:
         _ensure_meta(con)
-        missing = set(names) - set(relations(con, version))
+        missing = set(names) - set(con.relations(version))
         if missing:
             raise PublishError(f"{version} lacks {sorted(missing)}: the build did not finish; "
                                "rerun the build")
-        con.execute("begin transaction")
-        try:
+        with con.transaction():
             _point_views(con, kind, version, names)
             con.execute(f"update {META_SCHEMA}.versions set status = 'retired' "
                         f"where kind = ? and status = 'published'", [kind])
             con.execute(f"update {META_SCHEMA}.versions set status = 'published', "
                         f"published_at = ?, relations = ? where version = ?",
                         [now, json.dumps(sorted(names)), version])
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
         _prune(con, kind, settings.keep_versions)
 
 
-def _prune(con, kind: str, keep: int) -> None:
+def _prune(con: Connection, kind: str, keep: int) -> None:
     """Drop versions beyond the last `keep` published ones, and failed or abandoned candidates
     older than the newest published version."""
     history = _versions(con, kind)
@@ -148,20 +140,15 @@ def rollback(settings: Settings, kind: str = "marts") -> tuple[str, str]:
             raise PublishError(f"no earlier {kind} version to roll back to "
                                f"({len(history)} kept); nothing changed")
         now_v, prev = history[0], history[1]
-        if not schema_exists(con, prev.version):
+        if not con.schema_exists(prev.version):
             raise PublishError(f"{prev.version} was pruned; nothing changed")
-        con.execute("begin transaction")
-        try:
+        with con.transaction():
             _point_views(con, kind, prev.version, prev.relations)
             con.execute(f"update {META_SCHEMA}.versions set status = 'rolled_back' "
                         f"where version = ?", [now_v.version])
             con.execute(f"update {META_SCHEMA}.versions set status = 'published', "
                         f"published_at = ? where version = ?",
                         [datetime.now(timezone.utc).replace(tzinfo=None), prev.version])
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
     return now_v.version, prev.version
 
 
@@ -169,16 +156,14 @@ def checksums(settings: Settings, kind: str = "marts") -> dict[str, str]:
     """An order-independent content hash of every published relation of `kind`."""
     target = PUBLISHED_SCHEMA[kind]
     with connect(settings, read_only=True) as con:
-        out = {}
-        for name in relations(con, target):
-            out[name] = con.execute(
-                f'select md5(coalesce(string_agg(h, \',\' order by h), \'\')) from '
-                f'(select md5(cast(t as varchar)) as h from "{target}"."{name}" as t)').fetchone()[0]
-        return out
+        return {name: con.scalar(
+            f"select md5(coalesce(string_agg(h, ',' order by h), '')) from "
+            f'(select md5({con.row_text("t")}) as h from "{target}"."{name}" as t) as rows')
+            for name in con.relations(target)}
 
 
 def row_counts(settings: Settings, kind: str = "marts") -> dict[str, int]:
     target = PUBLISHED_SCHEMA[kind]
     with connect(settings, read_only=True) as con:
-        return {name: con.execute(f'select count(*) from "{target}"."{name}"').fetchone()[0]
-                for name in relations(con, target)}
+        return {name: con.scalar(f'select count(*) from "{target}"."{name}"')
+                for name in con.relations(target)}

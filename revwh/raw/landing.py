@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pyarrow as pa
 
@@ -58,7 +58,12 @@ def destination(settings: Settings):
     import dlt
 
     if settings.target == "postgres":
-        return dlt.destinations.postgres(credentials=settings.postgres_dsn)
+        from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+        credentials = PostgresCredentials(settings.postgres_dsn)
+        if credentials.password is None:  # trust or peer auth: dlt still wants a value
+            credentials.password = ""
+        return dlt.destinations.postgres(credentials=credentials)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     return dlt.destinations.duckdb(str(settings.warehouse_path))
 
@@ -139,5 +144,76 @@ def land(settings: Settings, *, pipeline_name: str, dataset: str, source: str,
                 for i, (name, data) in enumerate(tables)]
 
     p = pipeline(settings, pipeline_name, dataset)
-    p.run(batch_source(), loader_file_format="parquet")
+    # parquet is DuckDB's fastest path; PostgreSQL takes dlt's default (COPY from csv for arrow)
+    p.run(batch_source(), loader_file_format="parquet" if settings.target == "duckdb" else None)
+    return result
+
+
+def land_stream(settings: Settings, *, pipeline_name: str, dataset: str, source: str,
+                batch_id: str, items: Iterable[tuple[str, pa.Table]],
+                state_update: "dict | Callable[[], dict] | None" = None,
+                item_tables: Iterable[str] | None = None) -> LandResult:
+    """Like :func:`land`, for input too large to hold in memory.
+
+    ``items`` yields ``(table name, arrow table)`` pairs as the source is read (``"_rejects"``
+    for rejects, in REJECT_SCHEMA); each is written to the load package as it comes, so memory
+    holds one chunk, not the whole input. ``state_update`` (or what it returns, called after
+    the last item, when it is a callable) is merged into the source's state in the same load.
+
+    The reject share is checked when the input is exhausted, before anything is loaded: above
+    ``max_reject_share`` the extraction is aborted, nothing lands, the state stays where it was
+    and :class:`RejectShareExceeded` is raised. The share is rejects over rejects plus the good
+    rows of ``item_tables`` (default: every table), so that e.g. recipients of an email do not
+    dilute it."""
+    import dlt
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    extracted_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    result = LandResult(source=source, batch_id=batch_id)
+    counted = set(item_tables) if item_tables is not None else None
+    reasons: dict[str, int] = {}
+
+    def stream():
+        good = 0
+        for table, data in items:
+            if not data.num_rows:
+                continue
+            if table == "_rejects":
+                result.rejects += data.num_rows
+                for r in data.column("reason").to_pylist():
+                    reasons[r] = reasons.get(r, 0) + 1
+            else:
+                result.rows[table] = result.rows.get(table, 0) + data.num_rows
+                if counted is None or table in counted:
+                    good += data.num_rows
+            yield dlt.mark.with_table_name(
+                with_batch_columns(data, batch_id, extracted_at, source), table)
+        bad = result.rejects
+        if good + bad and bad / (good + bad) > settings.max_reject_share:
+            top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
+            raise RejectShareExceeded(
+                f"{source}: {bad} of {good + bad} items ({bad / (good + bad):.1%}) were rejected, "
+                f"above max_reject_share={settings.max_reject_share:.1%}; nothing was landed. "
+                "Top reasons: " + "; ".join(f"{r} (x{n})" for r, n in top)
+                + ". Fix the source, or raise REVWH_MAX_REJECT_SHARE if this is expected.")
+        update = state_update() if callable(state_update) else state_update
+        if update:
+            dlt.current.source_state().update(update)
+
+    @dlt.source(name=source)
+    def stream_source():
+        return [dlt.resource(stream(), name=f"{source}_stream", write_disposition="append")]
+
+    p = pipeline(settings, pipeline_name, dataset)
+    try:
+        p.run(stream_source(), loader_file_format="parquet")
+    except PipelineStepFailed as exc:
+        cause = exc.__cause__ or exc.__context__
+        seen = 0
+        while cause is not None and seen < 10:
+            if isinstance(cause, RejectShareExceeded):
+                raise cause from None
+            cause = cause.__cause__ or cause.__context__
+            seen += 1
+        raise
     return result
