@@ -1,0 +1,42 @@
+{#- Fivetran's way: read only the columns the source has, typed; a missing column is a typed
+    null and a missing table is an empty result, so this model runs on our raw layer and on a
+    schema that Fivetran or Airbyte loaded. -#}
+{%- set relation = source('hubspot', 'deal_stage') -%}
+{%- set columns = [
+    ('deal_id', dbt.type_string(), ['deal_id']),
+    ('value', dbt.type_string(), ['value']),
+    ('date_entered', dbt.type_timestamp(), ['date_entered']),
+    ('source', dbt.type_string(), ['source']),
+    ('source_id', dbt.type_string(), ['source_id']),
+    ('_extracted_at', dbt.type_timestamp(), ['_extracted_at', '_fivetran_synced']),
+    ('_dlt_load_id', dbt.type_string(), ['_dlt_load_id'])
+] -%}
+{%- set present = [] -%}
+{%- if execute -%}
+    {%- for c in adapter.get_columns_in_relation(relation) -%}
+        {%- do present.append(c.name | lower) -%}
+    {%- endfor -%}
+{%- endif %}
+with fields as (
+    select
+    {%- for col in columns %}
+        {%- set found = col[2] | select('in', present) | list %}
+        {% if found %}coalesce({% for f in found %}cast({{ adapter.quote(f) }} as {{ col[1] }}){{ ", " if not loop.last }}{% endfor %}, null){% else %}cast(null as {{ col[1] }}){% endif %} as {{ col[0] }}{{ "," if not loop.last }}
+    {%- endfor %}
+    {% if present or not execute %}from {{ relation }}{% else %}from (select 1 as missing_table) as missing where 1 = 0{% endif %}
+)
+{#- one row per stage a deal entered; a changed deal's whole history lands again, so dedupe #}
+, entries as (
+    select distinct deal_id, value, date_entered, source, source_id from fields
+    where deal_id is not null and date_entered is not null
+)
+
+select
+    e.deal_id as opportunity_id,
+    e.value as stage_id,
+    coalesce(s.stage_name, e.value) as stage_name,
+    e.date_entered as changed_at,
+    e.source as change_source,
+    e.source_id as change_source_id
+from entries as e
+left join {{ ref('stg_hubspot__deal_pipeline_stages') }} as s on s.stage_id = e.value

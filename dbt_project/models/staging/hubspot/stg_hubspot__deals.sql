@@ -1,0 +1,73 @@
+{#- Fivetran's way: read only the columns the source has, typed; a missing column is a typed
+    null and a missing table is an empty result, so this model runs on our raw layer and on a
+    schema that Fivetran or Airbyte loaded. -#}
+{%- set relation = source('hubspot', 'deal') -%}
+{%- set columns = [
+    ('deal_id', dbt.type_string(), ['deal_id']),
+    ('is_deleted', 'boolean', ['is_deleted', '_fivetran_deleted']),
+    ('deal_pipeline_id', dbt.type_string(), ['deal_pipeline_id']),
+    ('deal_pipeline_stage_id', dbt.type_string(), ['deal_pipeline_stage_id']),
+    ('owner_id', dbt.type_string(), ['owner_id']),
+    ('property_dealname', dbt.type_string(), ['property_dealname']),
+    ('property_amount', dbt.type_float(), ['property_amount']),
+    ('property_deal_currency_code', dbt.type_string(), ['property_deal_currency_code']),
+    ('property_closedate', dbt.type_timestamp(), ['property_closedate']),
+    ('property_createdate', dbt.type_timestamp(), ['property_createdate']),
+    ('property_hs_lastmodifieddate', dbt.type_timestamp(), ['property_hs_lastmodifieddate']),
+    ('property_dealtype', dbt.type_string(), ['property_dealtype']),
+    ('property_closed_lost_reason', dbt.type_string(), ['property_closed_lost_reason']),
+    ('property_hs_analytics_source', dbt.type_string(), ['property_hs_analytics_source']),
+    ('_extracted_at', dbt.type_timestamp(), ['_extracted_at', '_fivetran_synced']),
+    ('_dlt_load_id', dbt.type_string(), ['_dlt_load_id'])
+] -%}
+{%- set present = [] -%}
+{%- if execute -%}
+    {%- for c in adapter.get_columns_in_relation(relation) -%}
+        {%- do present.append(c.name | lower) -%}
+    {%- endfor -%}
+{%- endif %}
+with fields as (
+    select
+    {%- for col in columns %}
+        {%- set found = col[2] | select('in', present) | list %}
+        {% if found %}coalesce({% for f in found %}cast({{ adapter.quote(f) }} as {{ col[1] }}){{ ", " if not loop.last }}{% endfor %}, null){% else %}cast(null as {{ col[1] }}){% endif %} as {{ col[0] }}{{ "," if not loop.last }}
+    {%- endfor %}
+    {% if present or not execute %}from {{ relation }}{% else %}from (select 1 as missing_table) as missing where 1 = 0{% endif %}
+)
+, latest as (
+    {{ latest_version('fields', 'deal_id', 'property_hs_lastmodifieddate') }}
+),
+
+stages as (
+    select * from {{ ref('stg_hubspot__deal_pipeline_stages') }}
+),
+
+primary_company as (
+    select opportunity_id, min(account_id) as account_id
+    from {{ ref('stg_hubspot__deal_companies') }}
+    group by opportunity_id
+)
+
+select
+    d.deal_id as opportunity_id,
+    d.property_dealname as opportunity_name,
+    c.account_id,
+    d.owner_id,
+    d.property_amount as amount,
+    coalesce(d.property_deal_currency_code, '{{ var("reporting_currency", "USD") }}') as currency_code,
+    cast(d.property_closedate as date) as close_date,
+    d.property_createdate as created_at,
+    d.deal_pipeline_id as pipeline_id,
+    d.deal_pipeline_stage_id as stage_id,
+    coalesce(s.stage_name, d.deal_pipeline_stage_id) as stage_name,
+    s.probability as crm_probability,
+    coalesce(s.is_closed, false) as is_closed,
+    coalesce(s.is_won, false) as is_won,
+    d.property_hs_analytics_source as lead_source,
+    d.property_dealtype as opportunity_type,
+    d.property_closed_lost_reason as win_loss_reason,
+    coalesce(d.is_deleted, false) as is_deleted,
+    d.property_hs_lastmodifieddate as modified_at
+from latest as d
+left join stages as s on s.stage_id = d.deal_pipeline_stage_id
+left join primary_company as c on c.opportunity_id = d.deal_id
