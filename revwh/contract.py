@@ -96,24 +96,41 @@ SALESFORCE: dict[str, TableContract] = {t.name: t for t in [
                  "duration_in_minutes": BIGINT, **_AUDIT}),
 ]}
 
-# Activity tables written by the email and calendar readers (DESIGN §4).
+# Activity tables written by the email and calendar readers (DESIGN §4). Raw keeps duplicates:
+# the same Message-ID arrives from every mailbox it is in, the same meeting from every calendar;
+# staging deduplicates. Privacy is applied before landing: `*_is_hashed` says an address is the
+# keyed hash `h:<hex>` (its domain is kept beside it), `subject_mode` says whether subject/summary
+# was kept, hashed or dropped. `origin` is where a row came from (file and byte offset, or API id).
 ACTIVITY: dict[str, TableContract] = {t.name: t for t in [
     _t("activity_email", {
         "message_id": STRING, "mailbox": STRING, "thread_id": STRING, "in_reply_to": STRING,
         "references": STRING, "sent_at": TIMESTAMP, "from_address": STRING,
-        "from_name": STRING, "subject": STRING, "is_internal_sender": BOOLEAN},
+        "from_name": STRING, "subject": STRING, "is_internal_sender": BOOLEAN,
+        "from_domain": STRING, "from_is_hashed": BOOLEAN, "subject_mode": STRING,
+        "origin": STRING, "provider_id": STRING, "provider_thread_id": STRING},
         pk="message_id", cursor="sent_at", required=("message_id", "sent_at")),
     _t("activity_email_recipient", {
-        "message_id": STRING, "address": STRING, "name": STRING, "kind": STRING},
+        "message_id": STRING, "address": STRING, "name": STRING, "kind": STRING,
+        "mailbox": STRING, "origin": STRING, "position": BIGINT, "domain": STRING,
+        "is_internal": BOOLEAN, "address_is_hashed": BOOLEAN},
         pk="message_id", cursor=None, required=("message_id", "address")),
+    # one row per occurrence (recurrences expanded in the extraction window); meeting_id is the
+    # UID, plus "/" and the RECURRENCE-ID (UTC, or a date for all-day) for recurring meetings.
+    # Cancelled occurrences land with status CANCELLED; deletions reported by an API land with
+    # is_deleted (meeting_id is then the provider's id when the API sends nothing else).
     _t("activity_meeting", {
         "meeting_id": STRING, "uid": STRING, "recurrence_id": STRING, "calendar": STRING,
         "summary": STRING, "starts_at": TIMESTAMP, "ends_at": TIMESTAMP, "is_all_day": BOOLEAN,
-        "status": STRING, "organizer": STRING, "sequence": BIGINT},
-        pk="meeting_id", cursor=None, required=("meeting_id", "starts_at")),
+        "status": STRING, "organizer": STRING, "sequence": BIGINT,
+        "organizer_name": STRING, "organizer_domain": STRING,
+        "is_internal_organizer": BOOLEAN, "organizer_is_hashed": BOOLEAN,
+        "timezone": STRING, "is_recurring": BOOLEAN, "subject_mode": STRING,
+        "origin": STRING, "provider_id": STRING, "is_deleted": BOOLEAN},
+        pk="meeting_id", cursor=None, required=("meeting_id",)),
     _t("activity_meeting_attendee", {
         "meeting_id": STRING, "address": STRING, "name": STRING, "partstat": STRING,
-        "role": STRING},
+        "role": STRING, "calendar": STRING, "domain": STRING, "is_internal": BOOLEAN,
+        "address_is_hashed": BOOLEAN, "is_organizer": BOOLEAN},
         pk="meeting_id", cursor=None, required=("meeting_id", "address")),
 ]}
 
