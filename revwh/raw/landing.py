@@ -115,20 +115,30 @@ def land(settings: Settings, *, pipeline_name: str, dataset: str, source: str,
          batch_id: str, batches: list[TableBatch], state_update: dict | None = None) -> LandResult:
     """Append `batches` to `dataset` in one dlt load, with `state_update` merged into the
     source's state in the same load."""
+    return land_labelled(settings, pipeline_name=pipeline_name, dataset=dataset, source=source,
+                         label=source, batch_id=batch_id, batches=batches,
+                         state_update=state_update)
+
+
+def land_labelled(settings: Settings, *, pipeline_name: str, dataset: str, source: str,
+                  label: str, batch_id: str, batches: list[TableBatch],
+                  state_update: dict | None = None) -> LandResult:
+    """`land`, with `label` as the rows' `_source` where `source` (the dlt source and state
+    key) must be an identifier, e.g. label `mapped:pipedrive` for source `mapped_pipedrive`."""
     import dlt
 
-    rejects = check_reject_share(batches, settings.max_reject_share, source)
+    rejects = check_reject_share(batches, settings.max_reject_share, label)
     extracted_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    result = LandResult(source=source, batch_id=batch_id, rejects=rejects)
+    result = LandResult(source=label, batch_id=batch_id, rejects=rejects)
     tables: list[tuple[str, pa.Table]] = []
     for b in batches:
         if b.good.num_rows:
-            tables.append((b.table, with_batch_columns(b.good, batch_id, extracted_at, source)))
+            tables.append((b.table, with_batch_columns(b.good, batch_id, extracted_at, label)))
             result.rows[b.table] = result.rows.get(b.table, 0) + b.good.num_rows
     reject_tables = [b.rejects for b in batches if b.rejects.num_rows]
     if reject_tables:
         tables.append(("_rejects", with_batch_columns(
-            pa.concat_tables(reject_tables), batch_id, extracted_at, source)))
+            pa.concat_tables(reject_tables), batch_id, extracted_at, label)))
 
     def rows(data: pa.Table, first: bool):
         # dlt keeps source state only when it is written during extraction
@@ -217,3 +227,46 @@ def land_stream(settings: Settings, *, pipeline_name: str, dataset: str, source:
             seen += 1
         raise
     return result
+
+
+ARROW_TYPES = {"string": pa.string(), "timestamp": pa.timestamp("us"), "date": pa.date32(),
+               "double": pa.float64(), "bigint": pa.int64(), "boolean": pa.bool_()}
+
+
+def existing_tables(settings: Settings, pipeline_name: str, dataset: str) -> set[str]:
+    """Tables that exist in `dataset` of the warehouse (empty on a fresh warehouse)."""
+    p = pipeline(settings, pipeline_name, dataset)
+    try:
+        with p.sql_client() as client:
+            rows = client.execute_sql(
+                "select table_name from information_schema.tables where table_schema = %s", dataset)
+    except Exception as exc:  # no warehouse or no dataset yet
+        log.debug("no tables in %s yet: %s", dataset, exc)
+        return set()
+    return {r[0] for r in rows or []}
+
+
+def ensure_tables(settings: Settings, *, pipeline_name: str, dataset: str, source: str,
+                  contracts: dict) -> list[str]:
+    """Create the contract tables that `dataset` lacks, empty, with their typed columns and the
+    batch columns, so that models reading them run before a source has delivered every table
+    (e.g. an export that has no contact roles). Returns the tables created."""
+    import dlt
+
+    missing = [name for name in contracts if name not in existing_tables(settings, pipeline_name, dataset)]
+    if not missing:
+        return []
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+
+    def empty(contract) -> pa.Table:
+        schema = pa.schema([(c, ARROW_TYPES[k]) for c, k in contract.columns.items()])
+        return with_batch_columns(schema.empty_table(), "", now, source)
+
+    @dlt.source(name=source)
+    def empty_tables():
+        return [dlt.resource([empty(contracts[name])], name=name, write_disposition="append")
+                for name in missing]
+
+    pipeline(settings, pipeline_name, dataset).run(empty_tables(), loader_file_format="parquet")
+    log.info("%s: created empty tables %s", dataset, ", ".join(missing))
+    return missing
