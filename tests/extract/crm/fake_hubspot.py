@@ -104,7 +104,7 @@ def make_portal(seed: int = 7, deals: int = 60, companies: int = 15, contacts: i
                                     for k, d in enumerate(deal_ids)}
     assoc[("meetings", "deals")] = {m: [(deal_ids[k % len(deal_ids)], 212)]
                                     for k, m in enumerate(objects["meetings"])}
-    assoc[("calls", "deals")] = {c: [(deal_ids[k], 206)] for k, c in enumerate(objects["calls"])}
+    assoc[("calls", "deals")] = {c: [(deal_ids[k % len(deal_ids)], 206)] for k, c in enumerate(objects["calls"])}
     assoc[("tasks", "deals")] = {}
     pipelines = [{"id": "default", "label": "Sales Pipeline", "displayOrder": 0, "archived": False,
                   "createdAt": iso(T0 - timedelta(days=400)), "updatedAt": iso(T0 - timedelta(days=400)),
