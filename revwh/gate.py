@@ -1,9 +1,20 @@
-"""The quality gate: dbt's data tests, then the Great Expectations suites in `expectations/`,
-both on the candidate version before anything is published (DESIGN §3).
+"""The quality gate: dbt source freshness and data tests, then the Great Expectations suites in
+`expectations/`, all on the candidate version before anything is published (DESIGN §3).
 
-GX's SQL datasource fails on DuckDB (DESIGN §7), so on DuckDB each table is read into a
-dataframe and validated there. Suites are GX's own JSON; a suite's `meta.table` names the table
-it checks, and `{"$PARAMETER": name}` values are filled from the seeds (accepted stages...).
+Suites are GX's own JSON. A suite's `meta` says what it checks: `table`, `layer` (`marts`: the
+candidate version's table; `raw`: the rows of a raw table landed since the last published
+version, i.e. the batches this version is the first to use), `schema` (raw only) and `key`.
+`{"$PARAMETER": name}` values come from the seeds (stages, verifiers) and from the published
+version (`min_rows`/`max_rows`: the volume-change bounds).
+
+On DuckDB, GX's SQL datasource fails (DESIGN §7), so tables are read into dataframes: only the
+columns a suite uses, in chunks of at most `gate_chunk_rows` rows partitioned by the hash of the
+key (so a uniqueness check within a chunk is a check over the table). Table-level expectations
+(row counts, column aggregates) see a projection of just their columns over the whole table.
+On PostgreSQL, GX's SQL datasource validates the tables in place.
+
+Every result is recorded in `quality.validation_run` / `quality.validation_result` and rendered
+as GX Data Docs under `<home>/gx/uncommitted/data_docs/`.
 """
 
 from __future__ import annotations
@@ -12,14 +23,24 @@ import csv
 import json
 import logging
 import os
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+
+import pandas as pd
 
 from revwh.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, Settings
 from revwh.transform import DbtResult, run_dbt
-from revwh.warehouse import connect
+from revwh.warehouse import META_SCHEMA, Connection, connect
 
 log = logging.getLogger(__name__)
+
+QUALITY_SCHEMA = "quality"
+# expectations whose result over key-partitioned chunks equals their result over the table
+CHUNKABLE_PREFIXES = ("expect_column_values_to_", "expect_column_pair_values_",
+                      "expect_multicolumn_", "expect_compound_columns_to_be_unique",
+                      "expect_select_column_values_to_be_unique_within_record")
 
 
 class GateFailed(RuntimeError):
@@ -29,14 +50,17 @@ class GateFailed(RuntimeError):
 @dataclass
 class GateReport:
     schema: str
-    dbt: DbtResult | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    dbt: list[DbtResult] = field(default_factory=list)
     expectations: list[dict] = field(default_factory=list)
+    data_docs: Path | None = None
 
     @property
     def failures(self) -> list[str]:
-        found = [f"dbt test {n['name']}: {n['message'] or n['status']}"
-                 for n in (self.dbt.failures if self.dbt else [])]
-        found += [f"{e['suite']} on {e['table']}: {e['expectation']} {e['detail']}"
+        found = [f"dbt {r.command.split()[0]} {n['name']}: {n['message'] or n['status']}"
+                 for r in self.dbt for n in r.failures]
+        found += [f"{e['suite']} on {e['table']}: {e['expectation']}"
+                  f"({e['column'] or ''}) {e['detail']}"
                   for e in self.expectations if not e["success"]]
         return found
 
@@ -60,49 +84,236 @@ def load_suites(folder: Path = EXPECTATIONS_DIR) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
-def _gx_context():
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return gx, context
+def _columns_of(expectation: dict) -> list[str]:
+    kw = expectation["kwargs"]
+    cols = [kw[k] for k in ("column", "column_A", "column_B") if k in kw]
+    return cols + list(kw.get("column_list", []))
 
 
-def run_expectations(settings: Settings, schema: str) -> list[dict]:
-    gx, context = _gx_context()
-    datasource = context.data_sources.add_pandas("revwh_candidate")
-    parameters = seed_parameters()
-    outcomes = []
-    with connect(settings, read_only=True) as con:
-        for spec in load_suites():
-            table = spec["meta"]["table"]
-            suite = context.suites.add(gx.ExpectationSuite(
-                name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta")))
-            frame = con.df(f'select * from "{schema}"."{table}"')
-            batch = (datasource.add_dataframe_asset(name=f"{spec['name']}__{table}")
-                     .add_batch_definition_whole_dataframe("all")
-                     .get_batch(batch_parameters={"dataframe": frame}))
-            result = batch.validate(suite, expectation_parameters=parameters)
-            for r in result.results:
-                detail = {k: r.result.get(k) for k in ("observed_value", "unexpected_count",
-                                                       "partial_unexpected_list")
-                          if r.result.get(k) not in (None, [])}
-                outcomes.append({"suite": spec["name"], "table": table,
-                                 "expectation": r.expectation_config.type,
-                                 "kwargs": {k: v for k, v in r.expectation_config.kwargs.items()
-                                            if k != "batch_id"},
-                                 "success": bool(r.success), "detail": json.dumps(detail, default=str)})
+def _is_chunkable(expectation: dict) -> bool:
+    return expectation["type"].startswith(CHUNKABLE_PREFIXES) and not (
+        expectation["type"] == "expect_column_values_to_be_unique")
+
+
+def _where_new_rows(con: Connection, layer: str) -> tuple[str, list]:
+    """Raw suites check the rows landed since the published version was built."""
+    if layer != "raw" or not con.schema_exists(META_SCHEMA):
+        return "", []
+    since = con.scalar(f"select max(built_at) from {META_SCHEMA}.versions "
+                       "where kind = 'marts' and status = 'published'")
+    return ("where _extracted_at > ?", [since]) if since else ("", [])
+
+
+def _volume_bounds(con: Connection, spec: dict, settings: Settings) -> dict:
+    """min_rows/max_rows for a mart: the published row count, within the allowed change."""
+    table = spec["meta"]["table"]
+    previous = None
+    if spec["meta"].get("layer") == "marts" and table in con.relations("marts"):
+        previous = con.scalar(f'select count(*) from marts."{table}"')
+    if not previous:
+        return {"min_rows": 0, "max_rows": None}
+    return {"min_rows": int(previous * (1 - settings.volume_max_drop)),
+            "max_rows": int(previous * (1 + settings.volume_max_growth))}
+
+
+class _Validator:
+    """One GX file context per gate run: suites, datasources, a checkpoint with Data Docs."""
+
+    def __init__(self, settings: Settings):
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.gx = gx
+        root = settings.home / "gx"
+        root.mkdir(parents=True, exist_ok=True)
+        self.context = gx.get_context(mode="file", project_root_dir=str(root))
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.docs_index = root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+        self._pandas = None
+        self._postgres = None
+
+    def _checkpoint(self, name: str, batch_definition, expectations: list[dict]):
+        from great_expectations.checkpoint import UpdateDataDocsAction
+
+        gx, ctx = self.gx, self.context
+        suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
+        definition = ctx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
+        return ctx.checkpoints.add_or_update(gx.Checkpoint(
+            name=name, validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs")],
+            result_format={"result_format": "SUMMARY"}))
+
+    def frame(self, name: str, expectations: list[dict], frame: pd.DataFrame,
+              parameters: dict) -> list:
+        if self._pandas is None:
+            self._pandas = self.context.data_sources.add_or_update_pandas("revwh_frames")
+        asset = self._pandas.add_dataframe_asset(name=f"{name}__{uuid.uuid4().hex[:8]}")
+        checkpoint = self._checkpoint(name, asset.add_batch_definition_whole_dataframe("all"),
+                                      expectations)
+        result = checkpoint.run(batch_parameters={"dataframe": frame},
+                                expectation_parameters=parameters)
+        return [r for v in result.run_results.values() for r in v.results]
+
+    def sql_table(self, name: str, expectations: list[dict], dsn: str, schema: str, table: str,
+                  parameters: dict) -> list:
+        if self._postgres is None:
+            self._postgres = self.context.data_sources.add_or_update_postgres(
+                "revwh_postgres", connection_string=dsn)
+        asset = self._postgres.add_table_asset(name=f"{name}__{uuid.uuid4().hex[:8]}",
+                                               table_name=table, schema_name=schema)
+        checkpoint = self._checkpoint(name, asset.add_batch_definition_whole_table("all"),
+                                      expectations)
+        result = checkpoint.run(expectation_parameters=parameters)
+        return [r for v in result.run_results.values() for r in v.results]
+
+
+def _outcome(spec: dict, result, part: str) -> dict:
+    cfg = result.expectation_config
+    r = result.result or {}
+    detail = {k: r.get(k) for k in ("observed_value", "unexpected_count",
+                                    "partial_unexpected_list") if r.get(k) not in (None, [])}
+    return {"suite": spec["name"], "table": spec["meta"]["table"],
+            "layer": spec["meta"].get("layer", "marts"), "part": part,
+            "expectation": cfg.type, "column": cfg.kwargs.get("column"),
+            "kwargs": json.dumps({k: v for k, v in cfg.kwargs.items() if k != "batch_id"},
+                                 default=str),
+            "success": bool(result.success), "observed_value": r.get("observed_value"),
+            "unexpected_count": r.get("unexpected_count"),
+            "detail": json.dumps(detail, default=str)}
+
+
+def _combine(outcomes: list[dict]) -> list[dict]:
+    """Chunk results of one expectation -> one result: failed if any chunk failed."""
+    merged: dict[tuple, dict] = {}
+    for o in outcomes:
+        key = (o["suite"], o["expectation"], o["kwargs"])
+        if key not in merged:
+            merged[key] = dict(o)
+            continue
+        m = merged[key]
+        m["success"] = m["success"] and o["success"]
+        if o["unexpected_count"] is not None:
+            m["unexpected_count"] = (m["unexpected_count"] or 0) + o["unexpected_count"]
+        if not o["success"]:
+            m["detail"] = o["detail"]
+        m["part"] = "chunks"
+    return list(merged.values())
+
+
+def _validate_duckdb(validator: _Validator, con: Connection, spec: dict, relation: str,
+                     where: str, params: list, parameters: dict, chunk_rows: int) -> list[dict]:
+    meta, expectations = spec["meta"], spec["expectations"]
+    chunked = [e for e in expectations if _is_chunkable(e)
+               or (e["type"] == "expect_column_values_to_be_unique"
+                   and e["kwargs"]["column"] == meta.get("key"))]
+    whole = [e for e in expectations if e not in chunked]
+    outcomes: list[dict] = []
+    total = con.scalar(f"select count(*) from {relation} {where}", params)
+    if chunked:
+        cols = sorted({c for e in chunked for c in _columns_of(e)} | {meta.get("key")} - {None})
+        n = max(1, -(-total // chunk_rows))
+        select = ", ".join(f'"{c}"' for c in cols)
+        parts = []
+        for i in range(n):
+            part_filter = f"hash(\"{meta['key']}\") % {n} = {i}" if n > 1 else "true"
+            clause = f"{where} and {part_filter}" if where else f"where {part_filter}"
+            frame = con.df(f"select {select} from {relation} {clause}", params)
+            parts += [_outcome(spec, r, f"chunk {i + 1}/{n}") for r in
+                      validator.frame(spec["name"], chunked, frame, parameters)]
+        outcomes += _combine(parts)
+    if whole:
+        cols = sorted({c for e in whole for c in _columns_of(e)} | {meta.get("key")} - {None})
+        frame = con.df(f"select {', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)} "
+                       f"from {relation} {where}", params)
+        outcomes += [_outcome(spec, r, "table") for r in
+                     validator.frame(spec["name"], whole, frame, parameters)]
     return outcomes
+
+
+def run_expectations(settings: Settings, schema: str,
+                     suites: list[dict] | None = None) -> tuple[list[dict], Path]:
+    validator = _Validator(settings)
+    seeds = seed_parameters()
+    outcomes: list[dict] = []
+    with connect(settings, read_only=True) as con:
+        for spec in suites if suites is not None else load_suites():
+            meta = spec["meta"]
+            table_schema = meta["schema"] if meta.get("layer") == "raw" else schema
+            if meta["table"] not in con.relations(table_schema):
+                if meta.get("optional"):
+                    continue  # a source that is not in use
+                outcomes.append({"suite": spec["name"], "table": meta["table"],
+                                 "layer": meta.get("layer", "marts"), "part": "table",
+                                 "expectation": "table_exists", "column": None, "kwargs": "{}",
+                                 "success": False, "observed_value": None,
+                                 "unexpected_count": None,
+                                 "detail": f"{table_schema}.{meta['table']} does not exist"})
+                continue
+            parameters = {**seeds, **_volume_bounds(con, spec, settings)}
+            if settings.target == "postgres":  # whole tables, raw included, validated in SQL
+                results = validator.sql_table(spec["name"], spec["expectations"],
+                                              settings.postgres_dsn, table_schema, meta["table"],
+                                              parameters)
+                outcomes += [_outcome(spec, r, "table") for r in results]
+                continue
+            where, params = _where_new_rows(con, meta.get("layer", "marts"))
+            outcomes += _validate_duckdb(validator, con, spec, f'"{table_schema}"."{meta["table"]}"',
+                                         where, params, parameters, settings.gate_chunk_rows)
+    return outcomes, validator.docs_index
+
+
+def record(settings: Settings, report: GateReport, as_of: str, started: datetime) -> None:
+    """Write the run and every result to quality.validation_run / validation_result."""
+    finished = datetime.now(timezone.utc).replace(tzinfo=None)
+    run = pd.DataFrame([{"run_id": report.run_id, "version": report.schema,
+                         "as_of_date": as_of, "started_at": started, "finished_at": finished,
+                         "success": report.passed, "failures": len(report.failures),
+                         "summary": " | ".join(report.failures)[:4000],
+                         "data_docs": str(report.data_docs or "")}])
+    rows = [{"run_id": report.run_id, "suite": f"dbt {r.command.split()[0]}", "table_name": n["name"],
+             "layer": "dbt", "part": "", "expectation": n["unique_id"], "column_name": None,
+             "kwargs": "{}", "success": n["status"] in ("pass", "success", "warn"),
+             "observed_value": str(n.get("failures")), "unexpected_count": n.get("failures"),
+             "detail": n["message"]} for r in report.dbt for n in r.nodes]
+    rows += [{"run_id": report.run_id, "suite": e["suite"], "table_name": e["table"],
+              "layer": e["layer"], "part": e["part"], "expectation": e["expectation"],
+              "column_name": e["column"], "kwargs": e["kwargs"], "success": e["success"],
+              "observed_value": None if e["observed_value"] is None else str(e["observed_value"]),
+              "unexpected_count": e["unexpected_count"], "detail": e["detail"]}
+             for e in report.expectations]
+    results = pd.DataFrame(rows, columns=["run_id", "suite", "table_name", "layer", "part",
+                                          "expectation", "column_name", "kwargs", "success",
+                                          "observed_value", "unexpected_count", "detail"])
+    results["unexpected_count"] = pd.to_numeric(results["unexpected_count"],
+                                                errors="coerce").astype("Int64")
+    with connect(settings) as con:
+        con.execute(f"create schema if not exists {QUALITY_SCHEMA}")
+        for name, frame in (("validation_run", run), ("validation_result", results)):
+            staging = f"_new_{name}"
+            con.write_frame(QUALITY_SCHEMA, staging, frame)
+            if name in con.relations(QUALITY_SCHEMA):
+                con.execute(f"insert into {QUALITY_SCHEMA}.{name} "
+                            f"select * from {QUALITY_SCHEMA}.{staging}")
+                con.execute(f"drop table {QUALITY_SCHEMA}.{staging}")
+            else:
+                con.execute(f"alter table {QUALITY_SCHEMA}.{staging} rename to {name}")
 
 
 def run_gate(settings: Settings, schema: str, as_of: str) -> GateReport:
     """Audit the candidate `schema`. Raises GateFailed naming every failure."""
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
     report = GateReport(schema=schema)
-    report.dbt = run_dbt(settings, schema, ["test", "--exclude-resource-type", "unit_test"], as_of)
-    report.expectations = run_expectations(settings, schema)
+    report.dbt.append(run_dbt(settings, schema, ["source", "freshness", "--select",
+                                                 "source:salesforce"], as_of))
+    report.dbt.append(run_dbt(settings, schema, ["test", "--exclude-resource-type", "unit_test"],
+                              as_of))
+    report.expectations, report.data_docs = run_expectations(settings, schema)
+    record(settings, report, as_of, started)
     if not report.passed:
         raise GateFailed(f"quality gate failed for {schema}, nothing published "
-                         f"({len(report.failures)} failures): " + " | ".join(report.failures))
+                         f"({len(report.failures)} failures): " + " | ".join(report.failures)
+                         + f". Report: {report.data_docs} and quality.validation_result "
+                         f"(run_id {report.run_id})")
     return report

@@ -70,8 +70,9 @@ def gate(settings: Settings, ds: str, version: str) -> dict:
     except Exception:
         publish.mark_failed(settings, version)
         raise
-    return {"version": version, "dbt_tests": len(report.dbt.nodes),
-            "expectations": len(report.expectations)}
+    return {"version": version, "run_id": report.run_id,
+            "dbt_checks": sum(len(r.nodes) for r in report.dbt),
+            "expectations": len(report.expectations), "data_docs": str(report.data_docs)}
 
 
 def publish_marts(settings: Settings, version: str, relations: list[str]) -> dict:

@@ -43,6 +43,10 @@ class Settings:
     calendar_days_ahead: int = 120
     schedule: str = "0 3 * * *"  # cron, UTC
     keep_versions: int = 5
+    # quality gate: a mart may shrink or grow this much against the published version
+    volume_max_drop: float = 0.5
+    volume_max_growth: float = 3.0
+    gate_chunk_rows: int = 500_000  # DuckDB: rows per dataframe the gate validates at once
     max_reject_share: float = 0.02
     retries: int = 2
     retry_delay_seconds: int = 300

@@ -60,7 +60,9 @@ def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
             "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(target_path), "--vars", json.dumps(variables)]
     env = {**os.environ, **dbt_env(settings, schema)}
-    results_file = target_path / "run_results.json"
+    # `dbt source freshness` writes sources.json; every other command run_results.json
+    results_file = target_path / ("sources.json" if args[:2] == ["source", "freshness"]
+                                  else "run_results.json")
     results_file.unlink(missing_ok=True)
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
     nodes = []
