@@ -1,8 +1,14 @@
-{# Every verifier status change, wherever the CRM records it (DESIGN §4): rows of the custom
-   object, or changes of an opportunity date field named in the verifier catalogue (set =
-   verified on that date, cleared = regressed). #}
+{# Every verifier status change, wherever the CRM records it (DESIGN §4), for the verifiers in
+   the catalogue seed:
+   - crm_source = object: rows of the custom object (status at its status date);
+   - crm_source = field: changes of the opportunity date field named in `crm_field`, from field
+     history: a value set = verified, a value cleared = regressed, both at the instant of the
+     change (the field-history row's created_date; the date value itself is what the rep typed).
+   'started' is only visible for object verifiers. `source_record_id` orders events of the same
+   instant deterministically. #}
 with catalogue as (
-    select * from {{ ref('verifier_catalogue') }}
+    select verifier_key, crm_source, lower(crm_field) as crm_field
+    from {{ ref('verifier_catalogue') }}
 ),
 
 from_object as (
@@ -11,10 +17,12 @@ from_object as (
         s.verifier_key,
         s.status,
         s.status_at as event_at,
-        'object' as recorded_in
+        'object' as recorded_in,
+        s.verifier_status_id as source_record_id
     from {{ ref('stg_salesforce__verifier_statuses') }} as s
     inner join catalogue as c
         on c.verifier_key = s.verifier_key and c.crm_source = 'object'
+    where s.status_at is not null
 ),
 
 from_field as (
@@ -22,11 +30,13 @@ from_field as (
         h.opportunity_id,
         c.verifier_key,
         case when h.new_value is null then 'regressed' else 'verified' end as status,
-        coalesce({{ safe_cast_timestamp("h.new_value") }}, h.changed_at) as event_at,
-        'field' as recorded_in
+        h.changed_at as event_at,
+        'field' as recorded_in,
+        h.field_history_id as source_record_id
     from {{ ref('stg_salesforce__opportunity_field_history') }} as h
     inner join catalogue as c
-        on c.crm_source = 'field' and h.field_name = lower(c.crm_field)
+        on c.crm_source = 'field' and h.field_name = c.crm_field
+    where h.changed_at is not null
 )
 
 select * from from_object
