@@ -205,11 +205,11 @@ def rollback(kind: str = typer.Option("marts", help="marts or forecast")):
 @app.command()
 def query(sql: str = typer.Argument(..., help="SQL to run against the warehouse, read-only")):
     """Run one read-only SQL query against the warehouse and print the result."""
-    from revwh.warehouse import WarehouseError, connect
+    from revwh.warehouse import WarehouseError, connect_published
 
     settings = _settings()
     try:
-        with connect(settings, read_only=True) as con:
+        with connect_published(settings) as con:
             frame = con.df(sql)
     except WarehouseError as exc:
         _fail(str(exc))
@@ -234,10 +234,10 @@ def _print_counts(title: str, counts: dict) -> None:
 
 def _summary(settings: Settings, example: bool = True) -> None:
     from revwh import publish
-    from revwh.warehouse import connect
+    from revwh.warehouse import connect_published
 
     _print_counts("published marts", publish.row_counts(settings, "marts"))
-    with connect(settings, read_only=True) as con:
+    with connect_published(settings) as con:
         forecast = con.execute(
             "select period_start, yhat, yhat_lower, yhat_upper, model from forecast.revenue_forecast "
             "where level = 'company' order by period_start limit 3") \
@@ -247,6 +247,8 @@ def _summary(settings: Settings, example: bool = True) -> None:
             for ds, yhat, lo, hi, model in forecast:
                 console.print(f"  {ds:%Y-%m}: {yhat:,.0f}  [{lo:,.0f} .. {hi:,.0f}]  ({model})")
         console.print(f"warehouse: [bold]{_where(settings)}[/]")
+        if settings.target == "duckdb":
+            console.print(f"published marts for readers (BI, dashboard): {settings.published_path}")
         if example:
             console.print(f"example query:\n  revwh query \"{EXAMPLE_QUERY}\"")
             for row in con.execute(EXAMPLE_QUERY):

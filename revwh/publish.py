@@ -4,17 +4,24 @@ Each build writes a version schema (`marts_v…`, `forecast_v…`). Publishing r
 schema's views (`marts.x`, `forecast.x`) at a version in one transaction, so a reader sees the
 old version or the new one, never a mix. The last `keep_versions` published versions stay for
 `revwh rollback`; older ones are dropped.
+
+DuckDB lets no other process open the file while a writer has it, so readers in other processes
+(BI, the dashboard) would fail or wait through a whole nightly build. On DuckDB every publish
+therefore also writes the published relations to a new file and renames it over
+`<home>/published.duckdb`: readers open that file read-only, never wait for a writer, and each
+open sees exactly one published state. PostgreSQL readers use the warehouse itself (MVCC).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from revwh.settings import Settings
-from revwh.warehouse import META_SCHEMA, Connection, connect, warehouse_exists
+from revwh.warehouse import META_SCHEMA, Connection, connect, connect_published, warehouse_exists
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +115,31 @@ def publish(settings: Settings, kind: str, version: str, names: list[str]) -> No
                         f"published_at = ?, relations = ? where version = ?",
                         [now, json.dumps(sorted(names)), version])
         _prune(con, kind, settings.keep_versions)
+        _refresh_replica(settings, con)
+
+
+def _refresh_replica(settings: Settings, con: Connection) -> None:
+    """Write what is published now into a new replica file, then rename it into place."""
+    if con.dialect != "duckdb":
+        return
+    final = settings.published_path
+    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    con.execute(f"attach '{tmp}' as replica")
+    try:
+        for kind, schema in PUBLISHED_SCHEMA.items():
+            if not con.schema_exists(schema):
+                continue
+            con.execute(f'create schema replica."{schema}"')
+            for name in con.relations(schema):
+                con.execute(f'create table replica."{schema}"."{name}" as '
+                            f'select * from "{schema}"."{name}"')
+        con.execute(f"create schema replica.{META_SCHEMA}")
+        con.execute(f"create table replica.{META_SCHEMA}.versions as select * from "
+                    f"{META_SCHEMA}.versions where status = 'published'")
+    finally:
+        con.execute("detach replica")
+    os.replace(tmp, final)  # atomic: an open reader keeps the file it opened
 
 
 def _prune(con: Connection, kind: str, keep: int) -> None:
@@ -149,13 +181,14 @@ def rollback(settings: Settings, kind: str = "marts") -> tuple[str, str]:
             con.execute(f"update {META_SCHEMA}.versions set status = 'published', "
                         f"published_at = ? where version = ?",
                         [datetime.now(timezone.utc).replace(tzinfo=None), prev.version])
+        _refresh_replica(settings, con)
     return now_v.version, prev.version
 
 
 def checksums(settings: Settings, kind: str = "marts") -> dict[str, str]:
     """An order-independent content hash of every published relation of `kind`."""
     target = PUBLISHED_SCHEMA[kind]
-    with connect(settings, read_only=True) as con:
+    with connect_published(settings) as con:
         return {name: con.scalar(
             f"select md5(coalesce(string_agg(h, ',' order by h), '')) from "
             f'(select md5({con.row_text("t")}) as h from "{target}"."{name}" as t) as rows')
@@ -164,6 +197,6 @@ def checksums(settings: Settings, kind: str = "marts") -> dict[str, str]:
 
 def row_counts(settings: Settings, kind: str = "marts") -> dict[str, int]:
     target = PUBLISHED_SCHEMA[kind]
-    with connect(settings, read_only=True) as con:
+    with connect_published(settings) as con:
         return {name: con.scalar(f'select count(*) from "{target}"."{name}"')
                 for name in con.relations(target)}

@@ -60,6 +60,11 @@ class Settings:
         return self.duckdb_path or self.home / "warehouse.duckdb"
 
     @property
+    def published_path(self) -> Path:
+        """DuckDB: the read replica of what is published (see revwh.publish)."""
+        return self.warehouse_path.with_name("published.duckdb")
+
+    @property
     def demo_dir(self) -> Path:
         return self.home / "demo"
 

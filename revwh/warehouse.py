@@ -148,10 +148,29 @@ def connect(settings: Settings, read_only: bool = False) -> Iterator[Connection]
         conn.close()
 
 
-def _open_duckdb(settings: Settings, read_only: bool) -> DuckDBConnection:
+@contextmanager
+def connect_published(settings: Settings) -> Iterator[Connection]:
+    """A read-only connection for readers of published data (BI, dashboard, `revwh query`).
+    On DuckDB it opens the published replica, which no writer ever holds."""
+    if settings.target == "postgres":
+        with connect(settings, read_only=True) as conn:
+            yield conn
+        return
+    path = settings.published_path
+    if not path.exists():
+        raise WarehouseError(f"nothing published yet ({path} is missing): run `revwh demo` or "
+                             "`revwh run --date YYYY-MM-DD`")
+    conn = _open_duckdb(settings, read_only=True, path=path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _open_duckdb(settings: Settings, read_only: bool, path=None) -> DuckDBConnection:
     import duckdb
 
-    path = settings.warehouse_path
+    path = path or settings.warehouse_path
     if read_only and not path.exists():
         raise WarehouseError(f"no warehouse at {path}: run `revwh demo` or `revwh run` first")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,184 @@
+"""Issue 9: the quality gate stops bad batches; publishing is all-or-nothing, for concurrent
+readers and across a killed process."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from revwh import pipeline, publish
+from revwh.warehouse import connect, connect_published
+from tests.conftest import MINI_DROP, make_home
+
+DS = "2025-02-01"
+INVARIANT = ("select (select count(*) from marts.fct_win_loss) "
+             "- (select count(*) from marts.fct_opportunity where is_closed), "
+             "(select count(*) from marts.fct_opportunity)")
+
+
+def _edit_opportunities(drop: Path, edit) -> None:
+    path = drop / "opportunity.csv"
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    fields = list(rows[0])
+    rows = edit(rows)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory):
+    """Version A published from the mini drop; version B built (not published) from the same
+    drop plus one more closed opportunity, so A and B differ in every mart."""
+    root = tmp_path_factory.mktemp("gate")
+    drop = root / "drop"
+    shutil.copytree(MINI_DROP, drop)
+    home = make_home(root / "home", REVWH_SALESFORCE_FILE_DROP=str(drop))
+    settings = home.settings
+    pipeline.extract_crm(settings, DS)
+    a = pipeline.build(settings, DS)
+    pipeline.gate(settings, DS, a["version"])
+    pipeline.publish_marts(settings, a["version"], a["relations"])
+
+    def add_closed(rows):
+        extra = dict(rows[0], id="0069", name="Acme Freight - Renewal", amount="60000")
+        return rows + [extra]
+
+    _edit_opportunities(drop, add_closed)
+    pipeline.extract_crm(settings, DS)
+    b = pipeline.build(settings, DS)
+    pipeline.gate(settings, DS, b["version"])
+    return home, drop, a, b
+
+
+def test_planted_bad_batch_fails_the_gate_naming_each_failure(two_versions):
+    home, drop, a, _ = two_versions
+    settings = home.settings
+    before = publish.checksums(settings)
+    original = (drop / "opportunity.csv").read_text()
+
+    def plant(rows):
+        rows = [dict(r) for r in rows]
+        rows[1]["amount"] = "-250000"                           # negative amount
+        rows[2]["stage_name"] = "Verbal Yes"                    # a stage the seed does not know
+        for r in rows[1:]:                                      # 4 of 5 opportunities vanish
+            r["is_deleted"] = "true"
+        return rows + [dict(rows[0], amount="1")]               # duplicate id in one batch
+
+    _edit_opportunities(drop, plant)
+    try:
+        pipeline.extract_crm(settings, "2025-02-02")
+        candidate = pipeline.build(settings, "2025-02-02")
+        with pytest.raises(pipeline.GateFailed) as failed:
+            pipeline.gate(settings, "2025-02-02", candidate["version"])
+    finally:
+        (drop / "opportunity.csv").write_text(original)
+    message = str(failed.value)
+    assert "unique_within_batch" in message                              # duplicate ids
+    assert "expect_compound_columns_to_be_unique" in message
+    assert "expect_column_values_to_be_between(amount)" in message       # negative amount
+    assert "expect_column_values_to_be_in_set(stage_name)" in message    # unknown stage
+    assert "expect_table_row_count_to_be_between" in message             # volume drop
+    assert publish.checksums(settings) == before
+    assert publish.current(settings).version == a["version"]
+    with connect(settings, read_only=True) as con:
+        run_ok = con.execute("select success from quality.validation_run "
+                             "where version = ?", [candidate["version"]])
+        failed_rows = con.scalar("select count(*) from quality.validation_result r join "
+                                 "quality.validation_run v using (run_id) where v.version = ? "
+                                 "and not r.success", [candidate["version"]])
+    assert run_ok == [(False,)] and failed_rows >= 5
+    assert Path(message.split("Report: ")[1].split(" and ")[0]).is_file()  # Data Docs written
+
+
+READER = """
+import sys, time
+from revwh.settings import load_settings
+from revwh.warehouse import connect_published
+settings = load_settings()
+deadline = time.monotonic() + float(sys.argv[1])
+queries, errors, mixed, seen = 0, 0, 0, set()
+while time.monotonic() < deadline:
+    try:
+        with connect_published(settings) as con:
+            diff, total = con.execute(sys.argv[2])[0]
+        queries += 1
+        mixed += diff != 0
+        seen.add(total)
+    except Exception as exc:
+        errors += 1
+        print("ERROR", type(exc).__name__, exc, file=sys.stderr)
+print(queries, errors, mixed, len(seen))
+"""
+
+
+def test_reader_never_sees_an_error_or_a_mix_during_20_publishes(two_versions):
+    home, _, a, b = two_versions
+    settings = home.settings
+    reader = subprocess.Popen([sys.executable, "-c", READER, "25", INVARIANT],
+                              env={**os.environ, **home.env}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    time.sleep(3)  # the reader is up and querying
+    for i in range(20):
+        v = (a, b)[i % 2]
+        publish.publish(settings, "marts", v["version"], v["relations"])
+        time.sleep(0.5)
+    out, err = reader.communicate(timeout=120)
+    queries, errors, mixed, versions_seen = map(int, out.split())
+    assert errors == 0, err
+    assert mixed == 0
+    assert queries > 20 and versions_seen == 2  # it read throughout, and saw both versions
+
+
+KILLED_PUBLISHER = """
+from revwh import publish
+from revwh.settings import load_settings
+import sys
+publish.publish(load_settings(), "marts", sys.argv[1], sys.argv[2].split(","))
+"""
+
+
+def _consistent(settings, versions) -> int:
+    """Both the warehouse views and the reader replica show one whole version."""
+    with connect(settings, read_only=True) as con:
+        diff, total = con.execute(INVARIANT)[0]
+        views = {con.scalar("select view_definition from information_schema.views where "
+                            "table_schema = 'marts' and table_name = ?", [n]).split('"')[1]
+                 for n in con.relations("marts")}
+    assert diff == 0 and len(views) == 1 and views <= versions
+    with connect_published(settings) as con:
+        assert con.execute(INVARIANT)[0][0] == 0
+    return total
+
+
+def test_killing_publish_leaves_a_whole_version_and_the_rerun_publishes(two_versions):
+    home, _, a, b = two_versions
+    settings = home.settings
+    publish.publish(settings, "marts", a["version"], a["relations"])
+    versions = {a["version"], b["version"]}
+    rng = random.Random(7)
+    env = {**os.environ, **home.env}
+    for _ in range(6):
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_PUBLISHER, b["version"],
+                                 ",".join(b["relations"])], env=env)
+        time.sleep(rng.uniform(0.3, 2.5))  # interpreter start-up, then the publish itself
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        _consistent(settings, versions)
+        publish.publish(settings, "marts", a["version"], a["relations"])  # back to A
+    # the rerun after a kill publishes the new version completely
+    subprocess.run([sys.executable, "-c", KILLED_PUBLISHER, b["version"],
+                    ",".join(b["relations"])], env=env, check=True)
+    assert publish.current(settings).version == b["version"]
+    assert _consistent(settings, versions) == 5
