@@ -49,17 +49,22 @@ def extract_activity(settings: Settings, ds: str) -> dict:
     return out
 
 
-def build(settings: Settings, ds: str) -> dict:
-    """dbt build into a fresh candidate schema."""
+def build(settings: Settings, ds: str, full_refresh: bool = False) -> dict:
+    """dbt build into a fresh candidate schema. Incremental models continue from the published
+    version's tables (carried over into the candidate first) unless `full_refresh`."""
     from revwh.transform import build_candidate, mart_models
 
+    previous = None if full_refresh else publish.current(settings, "marts")
     version = publish.new_version(settings, "marts", ds)
     try:
-        result = build_candidate(settings, version, ds)
+        result = build_candidate(settings, version, ds,
+                                 previous=previous.version if previous else None,
+                                 full_refresh=full_refresh)
     except Exception:
         publish.mark_failed(settings, version)
         raise
-    return {"version": version, "relations": mart_models(result)}
+    return {"version": version, "relations": mart_models(result),
+            "full_refresh": full_refresh, "carried_over": result.carried_over}
 
 
 def gate(settings: Settings, ds: str, version: str) -> dict:

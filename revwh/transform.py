@@ -1,7 +1,15 @@
-"""Run dbt (in process, through dbt's own runner) against a candidate version schema."""
+"""Run dbt (in a subprocess) against a candidate version schema.
+
+Incremental models under write-audit-publish: every build writes a new version schema, where an
+incremental model would find no table and rebuild from scratch. So before `dbt build`, each
+incremental model's table is copied from the published version into the candidate schema
+(`carry_over`); dbt then only processes the days after it (see the models' lookback). A model
+whose SQL file changed since that version, or a `full_refresh` build, starts from scratch.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -26,6 +34,7 @@ class DbtResult:
     success: bool
     nodes: list[dict] = field(default_factory=list)
     target_path: Path | None = None
+    carried_over: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[dict]:
@@ -37,7 +46,9 @@ class DbtResult:
 
 def dbt_env(settings: Settings, schema: str) -> dict[str, str]:
     env = {"REVWH_DBT_TARGET": settings.target, "REVWH_BUILD_SCHEMA": schema,
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           # every session in UTC: timestamps land as timestamptz, models cast them to timestamp
+           "PGTZ": "UTC"}
     if settings.target == "duckdb":
         env["REVWH_DUCKDB_PATH"] = str(settings.warehouse_path)
     else:
@@ -81,10 +92,77 @@ def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
                      target_path=target_path)
 
 
-def build_candidate(settings: Settings, schema: str, as_of: str) -> DbtResult:
-    """Seeds and models into `schema`; tests are the quality gate's job."""
-    result = run_dbt(settings, schema, ["build", "--exclude-resource-type", "test",
-                                        "--exclude-resource-type", "unit_test"], as_of)
+def incremental_models(manifest: Path) -> dict[str, dict]:
+    """Incremental models of a dbt manifest: name -> {path, checksum} (checksum of the file)."""
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    return {n["name"]: {"path": n["original_file_path"], "checksum": n["checksum"]["checksum"]}
+            for n in nodes
+            if n["resource_type"] == "model" and n.get("config", {}).get("materialized") == "incremental"}
+
+
+def _file_checksum(relative: str) -> str | None:
+    path = DBT_PROJECT_DIR / relative
+    if not path.exists():
+        return None
+    # dbt hashes the file's text stripped of surrounding whitespace
+    return hashlib.sha256(path.read_text(encoding="utf-8").strip().encode("utf-8")).hexdigest()
+
+
+def carry_over(settings: Settings, schema: str, previous: str) -> list[str]:
+    """Copy each incremental model's table from the `previous` version schema into `schema`, so
+    that dbt's incremental logic continues from it. Models are read from the manifest of the
+    previous version's dbt run; a model whose SQL file changed since is not carried (it is
+    rebuilt in full). Returns the models carried over."""
+    from revwh.warehouse import connect
+
+    manifest = settings.home / "dbt_target" / previous / "manifest.json"
+    if not manifest.exists():
+        log.info("carry-over: no manifest for %s, incremental models build in full", previous)
+        return []
+    carried = []
+    with connect(settings) as con:
+        present = set(con.relations(previous)) if con.schema_exists(previous) else set()
+        for name, node in sorted(incremental_models(manifest).items()):
+            if name not in present:
+                continue
+            if _file_checksum(node["path"]) != node["checksum"]:
+                log.info("carry-over: %s changed since %s, built in full", name, previous)
+                continue
+            con.execute(f'create schema if not exists "{schema}"')
+            con.execute(f'drop table if exists "{schema}"."{name}"')
+            con.execute(f'create table "{schema}"."{name}" as select * from "{previous}"."{name}"')
+            carried.append(name)
+    log.info("carry-over from %s into %s: %s", previous, schema, ", ".join(carried) or "nothing")
+    return carried
+
+
+def _drop_tables(settings: Settings, schema: str, names: list[str]) -> None:
+    from revwh.warehouse import connect
+
+    with connect(settings) as con:
+        for name in names:
+            con.execute(f'drop table if exists "{schema}"."{name}"')
+
+
+def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: str | None = None,
+                    full_refresh: bool = False) -> DbtResult:
+    """Seeds and models into `schema`; tests are the quality gate's job.
+
+    With `previous` (the published version), incremental models continue from its tables
+    (`carry_over`); `full_refresh` rebuilds everything from the raw layer. If the build fails on
+    a carried-over model (e.g. its columns changed), it is rebuilt once without carry-over."""
+    args = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    if full_refresh:
+        args.append("--full-refresh")
+    carried = carry_over(settings, schema, previous) if previous and not full_refresh else []
+    result = run_dbt(settings, schema, args, as_of)
+    result.carried_over = carried
+    if not result.success and carried and {n["name"] for n in result.failures} & set(carried):
+        log.warning("build on carried-over tables failed (%s): rebuilding them in full",
+                    result.summary())
+        _drop_tables(settings, schema, carried)
+        result = run_dbt(settings, schema, args, as_of)
+        result.carried_over = []
     if not result.success:
         raise DbtFailed(f"dbt build into {schema} failed: {result.summary()}. "
                         "Nothing was published; fix the model or its input and rerun.")
