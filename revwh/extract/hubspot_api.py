@@ -29,15 +29,21 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
 
 from revwh.contract import HUBSPOT
-from revwh.extract.salesforce_api import (ApiUnavailable, ObjectCursor, RetryPolicy,
-                                          parse_sf_datetime, request_with_retries)
+from revwh.extract.salesforce_api import (
+    ApiUnavailable,
+    ObjectCursor,
+    RetryPolicy,
+    parse_sf_datetime,
+    request_with_retries,
+)
 from revwh.raw.landing import LandResult, TableBatch, land, pipeline_state
 from revwh.raw.validate import check_records
 from revwh.settings import Settings
@@ -74,7 +80,7 @@ class HubSpotAuth:
         return "HubSpotAuth(token=***)"
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "HubSpotAuth":
+    def from_env(cls, env: dict | None = None) -> HubSpotAuth:
         env = os.environ if env is None else env
         token = env.get("HUBSPOT_ACCESS_TOKEN", "")
         if not token:
@@ -83,7 +89,7 @@ class HubSpotAuth:
         return cls(token=token)
 
     @classmethod
-    def from_connection(cls, conn: Any) -> "HubSpotAuth":
+    def from_connection(cls, conn: Any) -> HubSpotAuth:
         """From an Airflow Connection: the token is the password."""
         return cls(token=conn.password)
 
@@ -172,7 +178,7 @@ def _stamp(value) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(int(value) / 1000, timezone.utc)
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
     try:
         return parse_sf_datetime(str(value))
     except ValueError:
@@ -180,7 +186,7 @@ def _stamp(value) -> datetime | None:
 
 
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def search_changed(client: HubSpotClient, obj: str, cursor_property: str, properties: list[str],

@@ -45,15 +45,14 @@ import logging
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import yaml
 
 from revwh.contract import DATE, SALESFORCE, TIMESTAMP, TableContract
-from revwh.raw.landing import (LandResult, TableBatch, ensure_tables, land_labelled,
-                               pipeline_state)
+from revwh.raw.landing import LandResult, TableBatch, ensure_tables, land_labelled, pipeline_state
 from revwh.raw.validate import REJECT_SCHEMA, check_records, normalise_column
 from revwh.settings import Settings
 
@@ -354,7 +353,7 @@ def extract_mapped(settings: Settings, logical_date: str, mapping_file: str | Pa
         rows, rejects = read_rows(src, source)
         rows_by_file[key] = rows
         file_rejects.extend(rejects)
-    modstamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    modstamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     batches = []
     for table, records in map_rows(mapping, rows_by_file, logical_date, modstamp).items():
         checked = check_records(records, SALESFORCE[table], source=source,

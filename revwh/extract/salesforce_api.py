@@ -27,9 +27,10 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -101,7 +102,7 @@ class SalesforceAuth:
         return self.instance_url.rstrip("/") + "/services/oauth2/token"
 
     @classmethod
-    def from_env(cls, instance_url: str | None = None, env: dict | None = None) -> "SalesforceAuth":
+    def from_env(cls, instance_url: str | None = None, env: dict | None = None) -> SalesforceAuth:
         env = os.environ if env is None else env
         url = instance_url or env.get("SALESFORCE_INSTANCE_URL", "")
         missing = [n for n, v in (("SALESFORCE_INSTANCE_URL", url),
@@ -118,7 +119,7 @@ class SalesforceAuth:
                    access_token=env.get("SALESFORCE_ACCESS_TOKEN") or None)
 
     @classmethod
-    def from_connection(cls, conn: Any) -> "SalesforceAuth":
+    def from_connection(cls, conn: Any) -> SalesforceAuth:
         """From an Airflow Connection: host = instance URL, login = client id, password = client
         secret, extra {"refresh_token": ...} (optional)."""
         extra = getattr(conn, "extra_dejson", None) or {}
@@ -168,7 +169,7 @@ def retry_after_seconds(resp: requests.Response) -> float | None:
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
         except (TypeError, ValueError):
             return None
 
@@ -304,12 +305,12 @@ def parse_sf_datetime(value: str) -> datetime:
         v = v[:-2] + ":" + v[-2:]
     dt = datetime.fromisoformat(v)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
 
 
 def soql_datetime(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
         f"{dt.microsecond // 1000:03d}Z"
 
 
@@ -326,7 +327,7 @@ class ObjectCursor:
     seen: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_state(cls, state: dict | None) -> "ObjectCursor":
+    def from_state(cls, state: dict | None) -> ObjectCursor:
         if not state or not state.get("value"):
             return cls()
         return cls(value=parse_sf_datetime(state["value"]), seen=dict(state.get("seen", {})))
@@ -334,7 +335,7 @@ class ObjectCursor:
     def to_state(self) -> dict:
         return {"value": _iso(self.value) if self.value else None, "seen": self.seen}
 
-    def advance(self, versions: list[tuple[str, datetime]], overlap: timedelta) -> "ObjectCursor":
+    def advance(self, versions: list[tuple[str, datetime]], overlap: timedelta) -> ObjectCursor:
         """The cursor after landing `versions` (id, cursor value)."""
         value = max([self.value] * (self.value is not None) + [m for _, m in versions], default=None)
         if value is None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import random
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.extract.crm.fakehttp import FakeServer
 
 TOKEN = "pat-na1-fake-token"
-T0 = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 STAGES = [  # HubSpot's default sales pipeline
     ("appointmentscheduled", "Appointment Scheduled", "0.2", "false"),
     ("qualifiedtobuy", "Qualified To Buy", "0.4", "false"),
@@ -26,13 +26,13 @@ STAGES = [  # HubSpot's default sales pipeline
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def parse(value: str) -> datetime:
     if value.isdigit():
-        return datetime.fromtimestamp(int(value) / 1000, timezone.utc)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    return datetime.fromisoformat(value)
 
 
 def make_portal(seed: int = 7, deals: int = 60, companies: int = 15, contacts: int = 30,

@@ -12,7 +12,7 @@ import itertools
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from revwh.contract import BIGINT, BOOLEAN, DATE, DOUBLE, SALESFORCE, TIMESTAMP
@@ -33,17 +33,28 @@ CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "fake-client-id", "fake-client-secret"
 
 
 def sf_datetime(text: str) -> str:
-    dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    dt = datetime.fromisoformat(text.strip())
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
         f"{dt.microsecond // 1000:03d}+0000"
 
 
 def api_value(text: str, kind: str | None):
+    """The JSON value the API sends; a text that does not fit its type is sent as it is (the
+    demo data holds such malformed values on purpose)."""
     if text == "":
         return None
+    try:
+        return _typed(text, kind)
+    except ValueError:
+        return text
+
+
+def _typed(text: str, kind: str | None):
     if kind == BOOLEAN:
+        if text.lower() not in ("true", "false"):
+            raise ValueError(text)
         return text.lower() == "true"
     if kind == DOUBLE:
         return float(text)

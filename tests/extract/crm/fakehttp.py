@@ -40,6 +40,7 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once
 
             def _serve(self):
                 parts = urlsplit(self.path)
@@ -49,7 +50,7 @@ class FakeServer:
                               self.rfile.read(length) if length else b"")
                 try:
                     status, headers, body = outer.app.handle(req)
-                except Exception as exc:  # a bug in the fake: answer 500, keep serving
+                except Exception as exc:  # noqa: BLE001 - a bug in the fake: answer 500, keep serving
                     status, headers, body = 500, {}, {"error": repr(exc)}
                 outer.log.append((req, status))
                 if not isinstance(body, (bytes, str)):
@@ -77,7 +78,7 @@ class FakeServer:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         self.thread.start()
         return self
 

@@ -16,7 +16,7 @@ FIVETRAN = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / 
 
 
 def build_staging(settings, schema: str, source_schema: str):
-    result = run_dbt(settings, schema, ["build", "--select", "staging.hubspot"], "2025-03-01",
+    result = run_dbt(settings, schema, ["build", "--select", "staging.hubspot", "--threads", "2"], "2025-03-01",
                      extra_vars={"hubspot_schema": source_schema})
     assert result.success, result.summary()
     built = {n["name"] for n in result.nodes if n["status"] == "success"}

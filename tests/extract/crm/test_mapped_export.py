@@ -47,9 +47,9 @@ def test_mapped_export_lands_and_builds_correct_marts(tmp_path):
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         schema = built["version"]
-        won = dict((r[0], (r[1], r[2])) for r in con.execute(
+        won = {r[0]: (r[1], r[2]) for r in con.execute(
             f"select owner_name, count(*), sum(amount) from {schema}.fct_opportunity "
-            "where is_won group by owner_name").fetchall())
+            "where is_won group by owner_name").fetchall()}
         assert won == WON
         assert con.execute(f"select count(*), count(*) filter (where is_closed) "
                            f"from {schema}.fct_opportunity").fetchone() == (29, 22)

@@ -8,9 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from revwh.extract.salesforce_api import (ApiUnavailable, RetryPolicy, SalesforceAuth,
-                                          SalesforceAuthError, extract_salesforce,
-                                          parse_sf_datetime)
+from revwh.extract.salesforce_api import (
+    ApiUnavailable,
+    RetryPolicy,
+    SalesforceAuth,
+    SalesforceAuthError,
+    extract_salesforce,
+    parse_sf_datetime,
+)
 from revwh.raw.landing import RejectShareExceeded, pipeline_state
 from tests.extract.crm.conftest import query, settings_for, sf_auth, table_counts
 from tests.extract.crm.sfdata import record_count
