@@ -33,7 +33,7 @@ def test_demo_data_through_the_api_equals_the_file_drop(tmp_path):
 
     # the fake answers with the records the generator writes as REST pages
     for obj_dir in sorted((demo / "crm" / "salesforce_rest").iterdir()):
-        page = json.loads(sorted(obj_dir.glob("page-*.json"))[0].read_text())
+        page = json.loads(min(obj_dir.glob("page-*.json")).read_text())
         for rec in page["records"][:5]:
             served = app.record(obj_dir.name, rec["Id"])
             assert {k: v for k, v in served.items() if k != "attributes"} == \
