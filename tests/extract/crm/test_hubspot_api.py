@@ -76,3 +76,16 @@ def test_bad_token_fails_clearly(tmp_path, hs_api):
     assert "pat-wrong-0000" not in str(exc.value)
     with pytest.raises(HubSpotAuthError, match="HUBSPOT_ACCESS_TOKEN"):
         HubSpotAuth.from_env(env={})
+
+
+def test_search_restarts_past_the_result_window(hs_api, monkeypatch):
+    from revwh.extract import hubspot_api
+
+    server, app = hs_api
+    monkeypatch.setattr(hubspot_api, "SEARCH_WINDOW", 40)  # HubSpot's is 10,000
+    client = hubspot_api.HubSpotClient(server.url, HubSpotAuth(TOKEN))
+    found = hubspot_api.search_changed(client, "deals", "hs_lastmodifieddate", ["dealname"], None)
+    assert sorted(r["id"] for r in found) == sorted(app.p["objects"]["deals"])
+    bodies = [r.json() for r, _ in server.requests_to("/deals/search")]
+    assert [b.get("after") for b in bodies] == [None, "20", None, "20"]  # a second query
+    assert "filterGroups" in bodies[2]  # ... that starts at the last modified date seen
