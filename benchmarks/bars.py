@@ -90,6 +90,16 @@ def resolve(node, path: str) -> tuple[object, str | None, str]:
     return node, None, ""
 
 
+def cpu_path(metric: str) -> str | None:
+    """The CPU-time twin of a wall-time metric, shown next to it: on a busy machine wall time
+    grows with the other work, CPU time much less."""
+    if metric.endswith(".wall_s"):
+        return metric[: -len("wall_s")] + "cpu_s"
+    if metric.startswith("ratios.") and metric.endswith(".value"):
+        return metric[: -len("value")] + "cpu_value"
+    return None
+
+
 def evaluate(bar: dict, results: dict) -> dict:
     out = {k: bar.get(k) for k in ("issue", "text", "metric", "scale", "op", "threshold", "unit")}
     out.update(figure=None, status="not run", note="")
@@ -100,6 +110,11 @@ def evaluate(bar: dict, results: dict) -> dict:
     value, blocked, reason = resolve(scale, bar["metric"])
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         out["figure"] = value
+    cpu_metric = cpu_path(bar["metric"])
+    if out["figure"] is not None and cpu_metric:
+        cpu, _, _ = resolve(scale, cpu_metric)
+        if isinstance(cpu, (int, float)):
+            out["cpu_figure"] = cpu
     if blocked:
         out["status"] = {"failed": "not met"}.get(blocked, blocked)
         out["note"] = (f"step failed: {reason}" if blocked == "failed" else reason)

@@ -28,6 +28,18 @@ class Measurement:
     peak_rss_mb: float
     timed_out: bool = False
     load_before: float = 0.0
+    cpu_pressure_pct: float | None = None
+
+
+def cpu_stall_us() -> int | None:
+    """Linux PSI: total microseconds during which some runnable task waited for a CPU
+    (machine-wide). Its growth over a step, divided by the step's wall time, says how contended
+    the machine was while the step ran."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        return int(line.rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, log_file: Path,
@@ -35,6 +47,7 @@ def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, log_file: P
     """Run `argv` with stdout/stderr into `log_file` and measure it with wait4."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()[0]
+    stall_before = cpu_stall_us()
     timed_out = threading.Event()
     with log_file.open("ab") as out:
         started = time.perf_counter()
@@ -58,8 +71,12 @@ def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, log_file: P
             if timer:
                 timer.cancel()
         wall = time.perf_counter() - started
+    stall_after = cpu_stall_us()
+    pressure = (None if stall_before is None or stall_after is None or wall <= 0
+                else min(100.0, (stall_after - stall_before) / 1e6 / wall * 100))
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     return Measurement(returncode=proc.returncode, wall_s=wall,
                        cpu_s=usage.ru_utime + usage.ru_stime, user_s=usage.ru_utime,
                        sys_s=usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024.0,
-                       timed_out=timed_out.is_set(), load_before=load_before)
+                       timed_out=timed_out.is_set(), load_before=load_before,
+                       cpu_pressure_pct=pressure)

@@ -68,6 +68,8 @@ def render(results: dict) -> str:
                 ""]
     out += ["## Machine and versions", ""]
     load = m.get("load_1m_before_steps")
+    waits = [rec["cpu_pressure_pct"] for entry in results.get("scales", {}).values()
+             for rec in entry["steps"].values() if rec.get("cpu_pressure_pct") is not None]
     out += _table(["", ""], [
         ["platform", m.get("platform")], ["CPU", f"{m.get('cpu')} ({m.get('cpu_count')} "
                                           f"logical CPUs, {m.get('cpus_usable')} usable)"],
@@ -76,18 +78,25 @@ def render(results: dict) -> str:
          f"{m.get('load_avg_start')} / {m.get('load_avg_end')}"],
         ["1-min load before each step (min .. max)",
          f"{load[0]} .. {load[1]}" if load else ""],
+        ["CPU wait during steps (PSI some, min .. max)",
+         f"{fmt(min(waits))}% .. {fmt(max(waits))}%" if waits else "not available"],
         ["git", f"{results.get('git', {}).get('branch')} @ "
-                f"{(results.get('git', {}).get('commit') or '')[:12]}"],
+                f"{(results.get('git', {}).get('commit') or '')[:12]}"
+                + (f" + {results['git']['uncommitted_paths']} uncommitted paths (work in "
+                   "progress in the shared tree)" if results.get("git", {}).get(
+                       "uncommitted_paths") else "")],
         ["logical date (ds), seed", f"{results.get('ds')}, {results.get('seed')}"],
         ["versions", ", ".join(f"{k} {val}" for k, val in v.items() if val)],
     ])
     notes = list(results.get("notes", []))
     cpus = m.get("cpu_count") or 0
-    if load and cpus and load[1] >= 0.5 * cpus:
+    if (load and cpus and load[1] >= 0.5 * cpus) or (waits and max(waits) >= 20):
         notes.append(f"The machine was busy: other work ran alongside (1-min load average up to "
-                     f"{load[1]} on {cpus} logical CPUs before a step). Wall times, and ratios "
-                     "of steps measured at different moments, carry that noise; CPU times "
-                     "much less.")
+                     f"{load[1] if load else '?'} on {cpus} logical CPUs before a step"
+                     + (f", tasks waiting for a CPU during up to {fmt(max(waits))}% of a step's "
+                        "wall time" if waits else "") + "). Wall times, and ratios of steps "
+                     "measured at different moments, carry that noise; CPU times much less, "
+                     "so both are shown.")
     if notes:
         out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
 
@@ -95,8 +104,11 @@ def render(results: dict) -> str:
     rows = []
     for b in results.get("bars", []):
         status = {"met": "**met**", "not met": "**NOT MET**"}.get(b["status"], b["status"])
-        rows.append([f"#{b['issue']}", b["text"], fmt(b["figure"], b["unit"]), _threshold(b),
-                     status, _short(b.get("note") or "")])
+        figure = fmt(b["figure"], b["unit"])
+        if b.get("cpu_figure") is not None:
+            figure += f" (CPU {fmt(b['cpu_figure'], b['unit'])})"
+        rows.append([f"#{b['issue']}", b["text"], figure, _threshold(b), status,
+                     _short(b.get("note") or "")])
     out += _table(["issue", "bar", "figure", "bar at", "status", "note"], rows)
 
     described = results.get("steps_described", {})
@@ -110,12 +122,13 @@ def render(results: dict) -> str:
                 rows.append([name, rec["status"], fmt(rec.get("wall_s")), fmt(rec.get("cpu_s")),
                              fmt(rec.get("peak_rss_mb"), "MB").replace(" MB", ""),
                              fmt(rec.get("rows")), fmt(rec.get("rows_per_s")),
+                             _contention(rec),
                              _short(f"{what}. {note}".strip(". ") if note else what)])
             else:
-                rows.append([name, rec["status"], "", "", "", "", "",
+                rows.append([name, rec["status"], "", "", "", "", "", "",
                              _short(f"{what}. {rec.get('reason', '')}")])
         out += _table(["step", "status", "wall s", "CPU s", "peak MB", "rows", "rows/s",
-                       "what / note"], rows)
+                       "load / CPU wait", "what / note"], rows)
 
     out += ["## Ratios (same run, side by side)", ""]
     keys = list(results.get("scales", {}))
@@ -149,6 +162,11 @@ def render(results: dict) -> str:
             "*missing* when its step or feature does not exist yet (the figure, if any, is shown "
             "for information) and *not run* when its scale was not part of the run.", ""]
     return "\n".join(out)
+
+
+def _contention(rec: dict) -> str:
+    load, wait = rec.get("load_1m_before"), rec.get("cpu_pressure_pct")
+    return f"{fmt(load)} / {fmt(wait)}%" if wait is not None else fmt(load)
 
 
 def _step_note(name: str, rec: dict) -> str:

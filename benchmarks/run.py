@@ -71,7 +71,10 @@ METHOD = (
     "subprocess of a build or gate, the `airflow` CLI and its task processes). Peak memory is "
     "ru_maxrss of the same wait4: the largest resident set of the step process or of any "
     "descendant it waited for (a maximum, not a sum). Ratios are of wall times measured in the "
-    "same run (the CPU-time ratio is shown next to it). Every step uses REVWH_RETRIES=0 and a "
+    "same run (the CPU-time ratio is shown next to it). Contention is recorded per step: the "
+    "1-min load average before it and the share of its wall time during which some task on the "
+    "machine waited for a CPU (Linux PSI `/proc/pressure/cpu`, `some`). Every step uses "
+    "REVWH_RETRIES=0 and a "
     "fresh home per scale; the whole-run comparison uses two fresh warehouses over the same "
     "demo data and the same logical date.")
 
@@ -119,7 +122,10 @@ def git_commit() -> dict:
                                   timeout=30).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
-    return {"commit": git("rev-parse", "HEAD"), "branch": git("rev-parse", "--abbrev-ref", "HEAD")}
+    changed = [line[3:] for line in git("status", "--porcelain").splitlines()
+               if not line[3:].startswith(("benchmarks/", "tests/benchmarks/"))]
+    return {"commit": git("rev-parse", "HEAD"), "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
+            "uncommitted_paths": len(changed)}
 
 
 def demo_as_of() -> str:
@@ -176,7 +182,7 @@ def run_step(name: str, *, home: Path, env: dict[str, str], scale: float, seed: 
               "wall_s": round(m.wall_s, 3), "cpu_s": round(m.cpu_s, 3),
               "user_s": round(m.user_s, 3), "sys_s": round(m.sys_s, 3),
               "peak_rss_mb": round(m.peak_rss_mb, 1), "load_1m_before": round(m.load_before, 2),
-              "log": str(log_file)}
+              "cpu_pressure_pct": _round(m.cpu_pressure_pct, 1), "log": str(log_file)}
     if m.returncode == 0:
         rows = reported.get("rows")
         record["rows"] = rows
