@@ -98,7 +98,8 @@ def extract_calendars(settings: Settings, logical_date: str) -> LandResult:
             continue
         parts = max(1, math.ceil(size / IF.PART_BYTES))
         windows = [(a.isoformat(), b.isoformat()) for a, b in todo]
-        tasks += [IF.CalendarTask(str(path), key, name, windows, part, parts, default_tz)
+        fresh = processed.get(key, {}).get("sha256") != sha
+        tasks += [IF.CalendarTask(str(path), key, name, windows, part, parts, default_tz, fresh)
                   for part in range(parts)]
         updates[key] = {"sha256": sha, "window": [covered[0].isoformat(), covered[1].isoformat()]}
         ident.append(f"{key}:{sha}:{windows}")

@@ -82,6 +82,7 @@ class CalendarTask:
     part: int = 0
     parts: int = 1
     default_tz: str = "UTC"
+    report_rejects: bool = True  # False when only new days of an unchanged file are expanded
 
 
 @dataclass
@@ -438,6 +439,8 @@ class CalendarReader:
         return "\n".join(out)
 
     def reject(self, data: bytes, offset: int, reason: str, block: str = "") -> None:
+        if not self.task.report_rejects:
+            return  # reported when the file was first read
         line = data.count(b"\n", 0, offset) + 1
         self.rejects.add(MEETING, f"{self.task.key}@{offset}", line, reason,
                          self._raw(block) if block else "")
@@ -495,13 +498,15 @@ class CalendarReader:
         with open(path, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
-            self.rejects.add(MEETING, self.task.key, None,
-                             f"file above the {MAX_FILE_BYTES} byte limit", "")
+            if self.task.report_rejects:
+                self.rejects.add(MEETING, self.task.key, None,
+                                 f"file above the {MAX_FILE_BYTES} byte limit", "")
             return self.take()
         try:
             sc = scan(data)
         except EventError as exc:
-            self.rejects.add(MEETING, self.task.key, None, str(exc), "")
+            if self.task.report_rejects:
+                self.rejects.add(MEETING, self.task.key, None, str(exc), "")
             return self.take()
         task = self.task
         if task.part == 0:

@@ -47,8 +47,10 @@ class MailRows:
             keep += ["from", "to", "cc"]
         if self.privacy.subject_mode == "keep":
             keep.append("subject")
-        lines = [f"{k}: {fields[k][:500].decode('utf-8', 'replace')}" for k in keep if k in fields]
-        return "\n".join(lines) + f"\n[header block of {size} bytes]"
+        names = {"message-id": "Message-ID", "in-reply-to": "In-Reply-To", "cc": "Cc"}
+        lines = [f"{names.get(k, k.capitalize())}: {fields[k][:500].decode('utf-8', 'replace')}"
+                 for k in keep if k in fields]
+        return "\n".join(lines) + (f"\n[header block of {size} bytes]" if size else "")
 
     def reject(self, origin: str, line: int | None, reason: str, raw_text: str = "") -> None:
         self.count += 1
@@ -66,10 +68,11 @@ class MailRows:
         except H.HeaderError as exc:
             self.reject(origin, line, str(exc), self.redacted(H.raw_fields(block), len(block)))
 
-    def add_raw(self, f: dict[str, str], mailbox: str, origin: str) -> None:
-        """One message from its kept header fields (text, unfolded)."""
+    def add_raw(self, f: dict[str, str], mailbox: str, origin: str,
+                provider_id: str | None = None, provider_thread_id: str | None = None) -> None:
+        """One message from its kept header fields (lower-case names, text, unfolded)."""
         try:
-            self._add(f, mailbox, origin)
+            self._add(f, mailbox, origin, provider_id, provider_thread_id)
         except H.HeaderError as exc:
             self.reject(origin, None, str(exc), self.redacted(
                 {k: v.encode("utf-8", "replace") for k, v in f.items()}, 0))
@@ -85,7 +88,8 @@ class MailRows:
             self._people_cache[value] = hit
         return hit
 
-    def _add(self, f: dict[str, str], mailbox: str, origin: str) -> None:
+    def _add(self, f: dict[str, str], mailbox: str, origin: str,
+             provider_id: str | None = None, provider_thread_id: str | None = None) -> None:
         date = f.get("date")
         if not date:
             raise H.HeaderError("missing Date header")
@@ -108,7 +112,8 @@ class MailRows:
             in_reply_to=H.message_ids(irt) if irt else [],
             references=H.message_ids(refs) if refs else [],
             sender=from_list[0] if from_list else None, subject=subject,
-            to=self._people(f.get("to"), "To"), cc=self._people(f.get("cc"), "Cc"))
+            to=self._people(f.get("to"), "To"), cc=self._people(f.get("cc"), "Cc"),
+            provider_id=provider_id, provider_thread_id=provider_thread_id)
 
     def add_message(self, *, message_id: str, mailbox: str, origin: str, sent_us: int,
                     in_reply_to: list[str], references: list[str],
