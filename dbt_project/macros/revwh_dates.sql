@@ -72,3 +72,8 @@
 {% macro duckdb__expand_days(a, b) -%}
     cast(unnest(generate_series(cast({{ a }} as timestamp), cast({{ b }} as timestamp), interval '1 day')) as date)
 {%- endmacro %}
+
+{# Round a double to `digits` decimals, as a double (Postgres has no round(double, int)). #}
+{% macro round_double(expr, digits) -%}
+    cast(round(cast({{ expr }} as decimal(38, 9)), {{ digits }}) as double precision)
+{%- endmacro %}

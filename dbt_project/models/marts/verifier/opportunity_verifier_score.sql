@@ -109,9 +109,11 @@ scored as (
         d.score_bucket,
         d.stage_score,
         case when k.type_open_days > 0
-             then (k.won_days + {{ var('verifier_calibration_prior_days') }}
-                                * (cast(k.type_won_days as double precision) / k.type_open_days))
-                  / (k.open_days + {{ var('verifier_calibration_prior_days') }})
+             then coalesce(
+                 (k.won_days + {{ var('verifier_calibration_prior_days') }}
+                               * (cast(k.type_won_days as double precision) / k.type_open_days))
+                 / nullif(k.open_days + {{ var('verifier_calibration_prior_days') }}, 0),
+                 cast(k.type_won_days as double precision) / k.type_open_days)
         end as calibrated_p_win
     from daily as d
     left join calibration as k

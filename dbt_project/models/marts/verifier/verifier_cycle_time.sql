@@ -1,7 +1,8 @@
 {# Verifier x quarter (of the verification) x segment: number of cycles and the mean, median and
    80th percentile (linear interpolation) of cycle_days = verified - started (fct_verifier_cycle).
    Rows with quarter = 'all' and/or segment = 'all' aggregate over every quarter / segment (the
-   percentiles of the pooled cycles, not an average of the groups'). #}
+   percentiles of the pooled cycles, not an average of the groups'). Days are rounded to 6
+   decimals (0.09 s), so that both databases give the same digits. #}
 with cycles as (
     select
         verifier_key,
@@ -40,10 +41,10 @@ select
     cast(a.quarter_start as date) as quarter_start,
     cast(a.segment as {{ dbt.type_string() }}) as segment,
     cast(a.cycles as bigint) as cycles,
-    cast(a.mean_days as double precision) as mean_days,
-    cast(a.median_days as double precision) as median_days,
-    cast(a.p80_days as double precision) as p80_days,
-    cast(a.min_days as double precision) as min_days,
-    cast(a.max_days as double precision) as max_days
+    {{ round_double('a.mean_days', 6) }} as mean_days,
+    {{ round_double('a.median_days', 6) }} as median_days,
+    {{ round_double('a.p80_days', 6) }} as p80_days,
+    {{ round_double('a.min_days', 6) }} as min_days,
+    {{ round_double('a.max_days', 6) }} as max_days
 from aggregated as a
 inner join {{ ref('verifier_catalogue') }} as c on c.verifier_key = a.verifier_key
