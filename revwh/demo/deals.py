@@ -66,6 +66,7 @@ P_CHURN = {"SMB": 0.20, "Mid-Market": 0.12, "Enterprise": 0.07}
 P_EXPANSION = {"SMB": 0.20, "Mid-Market": 0.35, "Enterprise": 0.50}
 EXPANSION_CYCLE_FACTOR = 0.6
 P_DELETED_DUPLICATE = 0.012
+MIN_DELETED_DUPLICATES = 2
 P_SE = {"SMB": 0.3, "Mid-Market": 0.8, "Enterprise": 1.0}
 
 
@@ -184,6 +185,11 @@ class DealSimulator:
                 self._after_sale(o)
             if rng.random() < P_DELETED_DUPLICATE:
                 self._deleted_duplicate(o)
+        # at every scale a few deleted duplicates exist
+        nb = [o for o in self.opps if o.type == "New Business" and not o.deleted]
+        n_del = sum(1 for o in self.opps if o.deleted)
+        for o in nb[: max(0, MIN_DELETED_DUPLICATES - n_del)]:
+            self._deleted_duplicate(o)
         # stable order: by creation time, then index
         self.opps.sort(key=lambda o: (o.created, o.idx))
         return self.opps

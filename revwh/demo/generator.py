@@ -29,6 +29,14 @@ from .truth import DEFINITIONS, PARTNER_DOMAINS, Ctx, TruthBuilder
 from .vocab import FREE_MAIL_DOMAINS
 from .world import build_world
 
+# share of the total work per step, in order (for the progress callback)
+STEP_WEIGHT = {"world": 0.01, "deals": 0.06, "activity": 0.22, "crm": 0.1, "crm_csv": 0.12,
+               "calendar": 0.12, "ground_truth": 0.3, "mail": 0.07, "done": 0.0}
+STEP_START = {}
+_acc = 0.0
+for _k, _v in STEP_WEIGHT.items():
+    STEP_START[_k] = _acc
+    _acc += _v
 TRUTH_TABLES = ("opportunity", "account", "contact", "opportunity_history",
                 "opportunity_field_history", "verifier_status_c")
 OUTPUT_DIRS = ("crm/salesforce", "crm/salesforce_rest", "calendar", "mail", "ground_truth")
@@ -65,9 +73,16 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool
     if (root / "manifest.json").exists():
         (root / "manifest.json").unlink()
 
+    done = {"f": 0.0}
+
     def step(name: str, frac: float) -> None:
-        if progress:
-            progress(name, frac)
+        """Report overall progress (0..1, never decreasing): the step's share of the work."""
+        if not progress:
+            return
+        lo = STEP_START.get(name, done["f"])
+        f = min(1.0, max(done["f"], lo + STEP_WEIGHT.get(name, 0.0) * frac))
+        done["f"] = f
+        progress(name, f)
 
     ss = np.random.SeedSequence([int(seed), 20261101]).spawn(8)
     proc = load_sales_process(seeds_dir)
@@ -207,6 +222,7 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool
            "as_of": str(DEMO_AS_OF),
            "files": {k: manifest.files[k] for k in sorted(manifest.files)}}
     (root / "manifest.json").write_text(json.dumps(man, indent=1) + "\n", encoding="utf-8")
+    summary["rows"] = dict(summary["tables"])
     summary["paths"] = {
         "crm": str(crm_dir), "crm_rest": str(root / "crm" / "salesforce_rest") if rest_pages else None,
         "calendar": str(root / "calendar"), "mail": str(root / "mail"),
@@ -234,8 +250,6 @@ class _MailJob:
             self.proc = ctx.Process(target=_mail_child, args=(child, *self.args), daemon=True)
             self.proc.start()
             child.close()
-        else:
-            self._result = self._run()
 
     def _run(self):
         root, emails, people, users = self.args
@@ -245,6 +259,8 @@ class _MailJob:
         return m.files, stats
 
     def result(self):
+        if self._result is None and self.proc is None:
+            self._result = self._run()
         if self._result is None:
             self.step("mail", 0.0)
             try:
