@@ -228,13 +228,12 @@ def land_stream(settings: Settings, *, pipeline_name: str, dataset: str, source:
     try:
         p.run(stream_source(), loader_file_format="parquet")
     except PipelineStepFailed as exc:
-        cause = exc.__cause__ or exc.__context__
-        seen = 0
+        # raise what the reader raised (RejectShareExceeded, an API error...), not dlt's wrapper
+        cause, seen = exc.__cause__ or exc.__context__, 0
         while cause is not None and seen < 10:
-            if isinstance(cause, RejectShareExceeded):
-                raise cause from None
-            cause = cause.__cause__ or cause.__context__
-            seen += 1
+            if not type(cause).__module__.startswith("dlt."):
+                raise cause from exc
+            cause, seen = cause.__cause__ or cause.__context__, seen + 1
         raise
     return result
 

@@ -69,6 +69,8 @@ def run_units(settings: Settings, *, pipeline_name: str, source: str, logical_da
                 for tables in sync(cursors.get(key), out):
                     yield from tables
             except ApiError as exc:
+                if exc.status == 401 or isinstance(exc, MissingCredentials):
+                    raise  # the credentials are wrong for every unit: fail the run loudly
                 log.warning("%s: %s failed, its cursor stays: %s", source, key, exc)
                 failed.append(key)
                 rejects = Rejects(source)
