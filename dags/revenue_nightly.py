@@ -1,5 +1,6 @@
-"""revenue_nightly: extract -> raw -> dbt build (candidate) -> quality gate -> publish marts ->
-forecast -> publish forecast. Orchestration only: every task calls a step in revwh.pipeline."""
+"""revenue_nightly: extract (one task per source) -> raw -> dbt build (candidate) -> quality gate
+-> publish marts -> forecast -> publish forecast. Orchestration only: every task calls a step in
+revwh.pipeline. API credentials come from the Airflow Connections `revwh_<source>`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from revwh.orchestration import DAG_ID, WRITER_POOL, run_step
+from revwh.orchestration import DAG_ID, SOURCES, WRITER_POOL, run_step
 from revwh.settings import load_settings
 
 SETTINGS = load_settings()
@@ -34,12 +35,8 @@ WRITES = {"pool": WRITER_POOL}
 )
 def revenue_nightly():
     @task(**WRITES)
-    def extract_crm(ds=None):
-        return run_step("extract_crm", ds)
-
-    @task(**WRITES)
-    def extract_activity(ds=None):
-        return run_step("extract_activity", ds)
+    def extract(source: str, ds=None):
+        return run_step("extract", ds, source)
 
     @task(**WRITES)
     def dbt_build(ds=None):
@@ -62,7 +59,7 @@ def revenue_nightly():
         return run_step("publish_forecast", ds, forecasted["version"], forecasted["relations"])
 
     built = dbt_build()
-    [extract_crm(), extract_activity()] >> built
+    [extract.override(task_id=f"extract_{source}")(source) for source in SOURCES] >> built
     published = publish_marts(built, quality_gate(built))
     publish_forecast(forecast(published))
 

@@ -14,7 +14,7 @@ key (so a uniqueness check within a chunk is a check over the table). Table-leve
 On PostgreSQL, GX's SQL datasource validates the tables in place.
 
 Every result is recorded in `quality.validation_run` / `quality.validation_result` and rendered
-as GX Data Docs under `<home>/gx/uncommitted/data_docs/`.
+as GX Data Docs under `<home>/quality_docs/`.
 """
 
 from __future__ import annotations
@@ -122,39 +122,50 @@ class _Validator:
     def __init__(self, settings: Settings):
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
 
         self.gx = gx
-        root = settings.home / "gx"
-        root.mkdir(parents=True, exist_ok=True)
-        self.context = gx.get_context(mode="file", project_root_dir=str(root))
-        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.docs_index = root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+        docs = settings.home / "quality_docs"
+        # In memory (a file context rewrites its YAML for every asset: minutes per gate);
+        # only the Data Docs site is written to disk.
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            data_docs_sites={"local_site": {
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(docs)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}},
+            progress_bars=ProgressBarsConfig(globally=False))
+        self.context = gx.get_context(mode="ephemeral", project_config=config)
+        self.docs_index = docs / "index.html"
         self._pandas = None
         self._postgres = None
 
-    def _checkpoint(self, name: str, batch_definition, expectations: list[dict]):
-        from great_expectations.checkpoint import UpdateDataDocsAction
-
+    def _run(self, name: str, asset, batch_definition, expectations: list[dict],
+             **run_args) -> list:
+        """Validate one batch; the stored result feeds Data Docs, the definition is dropped."""
         gx, ctx = self.gx, self.context
         suite = ctx.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
-        definition = ctx.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
-        return ctx.checkpoints.add_or_update(gx.Checkpoint(
-            name=name, validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="data_docs")],
-            result_format={"result_format": "SUMMARY"}))
+        definition = ctx.validation_definitions.add(
+            gx.ValidationDefinition(name=asset.name, data=batch_definition, suite=suite))
+        try:
+            result = definition.run(result_format={"result_format": "SUMMARY"}, **run_args)
+        finally:
+            ctx.validation_definitions.delete(asset.name)
+        return list(result.results)
 
     def frame(self, name: str, expectations: list[dict], frame: pd.DataFrame,
               parameters: dict) -> list:
         if self._pandas is None:
             self._pandas = self.context.data_sources.add_or_update_pandas("revwh_frames")
         asset = self._pandas.add_dataframe_asset(name=f"{name}__{uuid.uuid4().hex[:8]}")
-        checkpoint = self._checkpoint(name, asset.add_batch_definition_whole_dataframe("all"),
-                                      expectations)
-        result = checkpoint.run(batch_parameters={"dataframe": frame},
-                                expectation_parameters=parameters)
-        return [r for v in result.run_results.values() for r in v.results]
+        return self._run(name, asset, asset.add_batch_definition_whole_dataframe("all"),
+                         expectations, batch_parameters={"dataframe": frame},
+                         expectation_parameters=parameters)
 
     def sql_table(self, name: str, expectations: list[dict], dsn: str, schema: str, table: str,
                   parameters: dict) -> list:
@@ -163,10 +174,13 @@ class _Validator:
                 "revwh_postgres", connection_string=dsn)
         asset = self._postgres.add_table_asset(name=f"{name}__{uuid.uuid4().hex[:8]}",
                                                table_name=table, schema_name=schema)
-        checkpoint = self._checkpoint(name, asset.add_batch_definition_whole_table("all"),
-                                      expectations)
-        result = checkpoint.run(expectation_parameters=parameters)
-        return [r for v in result.run_results.values() for r in v.results]
+        return self._run(name, asset, asset.add_batch_definition_whole_table("all"),
+                         expectations, expectation_parameters=parameters)
+
+    def build_docs(self) -> Path:
+        """Render every stored validation result once, at the end of the gate."""
+        self.context.build_data_docs()
+        return self.docs_index
 
 
 def _outcome(spec: dict, result, part: str) -> dict:
@@ -261,7 +275,7 @@ def run_expectations(settings: Settings, schema: str,
             where, params = _where_new_rows(con, meta.get("layer", "marts"))
             outcomes += _validate_duckdb(validator, con, spec, f'"{table_schema}"."{meta["table"]}"',
                                          where, params, parameters, settings.gate_chunk_rows)
-    return outcomes, validator.docs_index
+    return outcomes, validator.build_docs()
 
 
 def record(settings: Settings, report: GateReport, as_of: str, started: datetime) -> None:

@@ -15,6 +15,11 @@ from revwh.settings import DAGS_DIR, Settings
 
 DAG_ID = "revenue_nightly"
 WRITER_POOL = "revwh_warehouse_writer"  # DuckDB has one writer: writing tasks share one slot
+# one extraction task per source (names as revwh.pipeline.SOURCES; kept here so that parsing
+# the DAG imports nothing heavy)
+SOURCES = ("salesforce_files", "salesforce_api", "hubspot", "mapped_exports", "mail",
+           "calendars")
+API_SOURCES = ("salesforce_api", "hubspot")
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
@@ -62,6 +67,17 @@ def dags_test(settings: Settings, logical_date: str, log_file: Path) -> int:
     return _airflow(settings, "dags", "test", DAG_ID, logical_date, log_file=log_file)
 
 
+def source_connection(source: str):
+    """The Airflow Connection `revwh_<source>` (API credentials), if one is defined."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return Connection.get(f"revwh_{source}")
+    except AirflowNotFoundException:
+        return None
+
+
 def run_step(step: str, ds: str, *args):
     """Call one pipeline step from an Airflow task. Failures a retry cannot fix (bad settings,
     a failed quality gate...) fail the task at once; anything else is left to Airflow's retries."""
@@ -72,6 +88,10 @@ def run_step(step: str, ds: str, *args):
 
     try:
         settings = load_settings()
+        if step == "extract":
+            (source,) = args
+            connection = source_connection(source) if source in API_SOURCES else None
+            return pipeline.extract(settings, ds, source, connection=connection)
         fn = getattr(pipeline, step)
         if step.startswith("publish_"):
             return fn(settings, *args)

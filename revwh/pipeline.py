@@ -4,10 +4,14 @@ takes the settings and the logical date (YYYY-MM-DD) and returns a JSON-able sum
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict
 
 from revwh import publish
 from revwh.extract.file_drop import SourceUnreadable
+from revwh.extract.hubspot_api import HubSpotError
+from revwh.extract.mapped_export import MappingError
+from revwh.extract.salesforce_api import SalesforceError
 from revwh.gate import GateFailed
 from revwh.publish import PublishError
 from revwh.raw.landing import RejectShareExceeded
@@ -22,31 +26,76 @@ class ForecastAuditFailed(RuntimeError):
 
 
 # Failures that a retry cannot fix: the DAG fails such a task at once instead of retrying.
+# (Salesforce's and HubSpot's ApiUnavailable, retries exhausted, stays retryable.)
 PERMANENT_ERRORS = (SettingsError, SourceUnreadable, RejectShareExceeded, DbtFailed, GateFailed,
-                    PublishError, ForecastAuditFailed)
+                    PublishError, ForecastAuditFailed, SalesforceError, HubSpotError, MappingError)
+
+
+CRM_SOURCES = ("salesforce_files", "salesforce_api", "hubspot", "mapped_exports")
+ACTIVITY_SOURCES = ("mail", "calendars")
+SOURCES = CRM_SOURCES + ACTIVITY_SOURCES
+
+
+def _folder_source(explicit, folder, extract, settings, ds) -> dict:
+    """A folder source runs when its setting names a folder (which must then exist) or when
+    the default folder exists (demo data)."""
+    if explicit is None and not folder.exists():
+        return {"skipped": f"no folder at {folder}"}
+    return asdict(extract(settings, ds))
+
+
+def extract(settings: Settings, ds: str, source: str, connection=None) -> dict:
+    """Land one source for logical date `ds`. An API source takes its credentials from
+    `connection` (an Airflow Connection) or the environment; a source that is not configured
+    is skipped, and the summary names the setting that turns it on."""
+    if source == "salesforce_files":
+        from revwh.extract.file_drop import extract_file_drop
+
+        return _folder_source(settings.salesforce_file_drop, settings.file_drop_dir,
+                              extract_file_drop, settings, ds)
+    if source == "mail":
+        from revwh.extract.activity import extract_mail
+
+        return _folder_source(settings.mail_dir, settings.mail_path, extract_mail, settings, ds)
+    if source == "calendars":
+        from revwh.extract.activity import extract_calendars
+
+        return _folder_source(settings.calendar_dir, settings.calendar_path, extract_calendars,
+                              settings, ds)
+    if source == "salesforce_api":
+        from revwh.extract.salesforce_api import SalesforceAuth, extract_salesforce
+
+        if connection is None and not os.environ.get("SALESFORCE_INSTANCE_URL"):
+            return {"skipped": "set SALESFORCE_INSTANCE_URL (or the Airflow Connection "
+                               "revwh_salesforce_api) to extract from the Salesforce API"}
+        auth = (SalesforceAuth.from_connection(connection) if connection
+                else SalesforceAuth.from_env())
+        return asdict(extract_salesforce(settings, ds, auth=auth))
+    if source == "hubspot":
+        from revwh.extract.hubspot_api import HubSpotAuth, extract_hubspot
+
+        if connection is None and not os.environ.get("HUBSPOT_ACCESS_TOKEN"):
+            return {"skipped": "set HUBSPOT_ACCESS_TOKEN (or the Airflow Connection "
+                               "revwh_hubspot) to extract from HubSpot"}
+        auth = HubSpotAuth.from_connection(connection) if connection else HubSpotAuth.from_env()
+        return asdict(extract_hubspot(settings, ds, auth=auth))
+    if source == "mapped_exports":
+        from revwh.extract.mapped_export import extract_mapped
+
+        if not settings.mapped_exports:
+            return {"skipped": "no mapped_exports configured"}
+        return {f"{m['mapping']}:{m['folder']}": asdict(
+            extract_mapped(settings, ds, m["mapping"], m["folder"]))
+            for m in settings.mapped_exports}
+    raise ValueError(f"unknown source {source!r}; sources: {', '.join(SOURCES)}")
 
 
 def extract_crm(settings: Settings, ds: str) -> dict:
-    from revwh.extract.file_drop import extract_file_drop
-
-    result = extract_file_drop(settings, ds)
-    return asdict(result)
+    return {source: extract(settings, ds, source) for source in CRM_SOURCES}
 
 
 def extract_activity(settings: Settings, ds: str) -> dict:
-    """Mailboxes and calendars in the configured folders. A missing folder means the source is
-    not in use: a warning, not a failure."""
-    from revwh.extract.activity import extract_calendars, extract_mail
-
-    out = {}
-    for name, folder, extract in (("mail", settings.mail_path, extract_mail),
-                                  ("calendars", settings.calendar_path, extract_calendars)):
-        if not folder.exists():
-            log.warning("%s folder %s does not exist: skipped", name, folder)
-            out[name] = {"skipped": str(folder)}
-            continue
-        out[name] = asdict(extract(settings, ds))
-    return out
+    return {source: extract(settings, ds, source) for source in ACTIVITY_SOURCES}
 
 
 def build(settings: Settings, ds: str, full_refresh: bool = False) -> dict:
@@ -117,8 +166,8 @@ def run_all(settings: Settings, ds: str, on_step=None) -> dict:
         return out
 
     summary: dict = {}
-    step("extract_crm", extract_crm, settings, ds)
-    step("extract_activity", extract_activity, settings, ds)
+    for source in SOURCES:
+        step(f"extract_{source}", extract, settings, ds, source)
     built = step("build", build, settings, ds)
     step("gate", gate, settings, ds, built["version"])
     step("publish_marts", publish_marts, settings, built["version"], built["relations"])

@@ -33,6 +33,8 @@ class Settings:
     salesforce_file_drop: Path | None = None  # default: <home>/demo/crm/salesforce
     calendar_dir: Path | None = None  # default: <home>/demo/calendar
     mail_dir: Path | None = None  # default: <home>/demo/mail
+    # other CRM exports loaded through a mapping file: ({"mapping": name or path, "folder": ...},)
+    mapped_exports: tuple = ()
     company_domains: tuple[str, ...] = ("northpeak.io",)
     # email and calendar privacy (DESIGN §4): subjects keep | hash | drop; external addresses
     # may be stored as a keyed hash (key from REVWH_ADDRESS_HASH_KEY, never in the file)
@@ -119,6 +121,13 @@ def _coerce(name: str, value, kind):
     try:
         if name in _PATHS:
             return Path(value).expanduser()
+        if name == "mapped_exports":
+            if isinstance(value, str):  # REVWH_MAPPED_EXPORTS="mapping=folder;mapping=folder"
+                value = [dict(zip(("mapping", "folder"), item.split("=", 1)))
+                         for item in value.split(";") if item.strip()]
+            if any(set(m) != {"mapping", "folder"} for m in value):
+                raise ValueError("each mapped export needs a mapping and a folder")
+            return tuple(dict(m) for m in value)
         if name == "company_domains":
             items = value.split(",") if isinstance(value, str) else value
             return tuple(d.strip().lower() for d in items if d.strip())

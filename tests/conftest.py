@@ -39,8 +39,7 @@ class Home:
 
 
 def make_home(path: Path, **env: str) -> Home:
-    base = {"REVWH_HOME": str(path), "REVWH_RETRIES": "0", "COLUMNS": "200",
-            "REVWH_MAIL_DIR": str(path / "no-mail"), "REVWH_CALENDAR_DIR": str(path / "no-calendar")}
+    base = {"REVWH_HOME": str(path), "REVWH_RETRIES": "0", "COLUMNS": "200"}
     base.update(env)
     return Home(path=path, env=base)
 

@@ -116,3 +116,17 @@ def test_dagbag_imports_every_dag_without_errors_fast():
     assert dag.max_active_runs == 1 and not dag.catchup
     writers = [t for t in dag.tasks if t.pool == "revwh_warehouse_writer"]
     assert len(writers) == len(dag.tasks)
+
+
+def test_dag_has_one_extraction_task_per_pipeline_source():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from revwh import orchestration, pipeline
+    from revwh.settings import DAGS_DIR
+
+    assert orchestration.SOURCES == pipeline.SOURCES
+    dag = DagBag(str(DAGS_DIR)).dags["revenue_nightly"]
+    extracts = {t.task_id for t in dag.tasks if t.task_id.startswith("extract_")}
+    assert extracts == {f"extract_{s}" for s in pipeline.SOURCES}
+    assert all(t.downstream_task_ids == {"dbt_build"} for t in dag.tasks
+               if t.task_id in extracts)

@@ -1,4 +1,5 @@
-"""File drops: CSV exports named after the raw tables (`opportunity.csv`, ...) in a folder.
+"""File drops: CSV, JSON (lines) or Parquet exports named after the raw tables
+(`opportunity.csv`, `account.parquet`, ...) in a folder.
 
 Each file is recorded with its content hash once landed; a rerun skips files already landed, and a
 changed file lands again as a new batch (staging keeps the latest version of each record).
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from revwh.contract import SALESFORCE, TableContract
 from revwh.raw.landing import LandResult, TableBatch, land, pipeline_state
-from revwh.raw.validate import check_csv
+from revwh.raw.validate import check_file
 from revwh.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 PIPELINE = "revwh_salesforce_files"
 DATASET = "raw_salesforce"
 SOURCE = "salesforce_files"
+SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
 
 
 class SourceUnreadable(RuntimeError):
@@ -52,7 +54,7 @@ def discover(folder: Path, contracts: dict[str, TableContract] = SALESFORCE) -> 
             f"file drop folder {folder} does not exist: set REVWH_SALESFORCE_FILE_DROP to the "
             "folder of CSV exports, or run `revwh demo-data` to generate demo sources")
     files = []
-    for path in sorted(folder.glob("*.csv")):
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES):
         contract = contracts.get(path.stem.lower())
         if contract is None:
             log.warning("file drop: %s matches no known table, left alone", path.name)
@@ -60,7 +62,7 @@ def discover(folder: Path, contracts: dict[str, TableContract] = SALESFORCE) -> 
         files.append(DropFile(path=path, contract=contract, sha256=_sha256(path)))
     if not files:
         raise SourceUnreadable(
-            f"file drop folder {folder} holds no CSV named after a known table "
+            f"file drop folder {folder} holds no export named after a known table "
             f"(expected e.g. opportunity.csv): check REVWH_SALESFORCE_FILE_DROP")
     return files
 
@@ -79,7 +81,7 @@ def extract_file_drop(settings: Settings, logical_date: str) -> LandResult:
         return LandResult(source=SOURCE, batch_id=batch_id, skipped=skipped)
     batches = []
     for f in todo:
-        checked = check_csv(f.path, f.contract, source=SOURCE)
+        checked = check_file(f.path, f.contract, source=SOURCE)
         batches.append(TableBatch(table=f.contract.name, good=checked.good, rejects=checked.rejects))
     processed.update({f.key: f.sha256 for f in todo})
     result = land(settings, pipeline_name=PIPELINE, dataset=DATASET, source=SOURCE,
