@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, Param, dag, task
 
 from revwh.orchestration import DAG_ID, SOURCES, WRITER_POOL, run_step
 from revwh.settings import load_settings
@@ -32,6 +32,8 @@ WRITES = {"pool": WRITER_POOL}
     },
     tags=["revwh"],
     doc_md=__doc__,
+    params={"full_refresh": Param(False, type="boolean",
+                                  description="rebuild incremental marts from scratch")},
 )
 def revenue_nightly():
     @task(**WRITES)
@@ -39,8 +41,8 @@ def revenue_nightly():
         return run_step("extract", ds, source)
 
     @task(**WRITES)
-    def dbt_build(ds=None):
-        return run_step("build", ds)
+    def dbt_build(ds=None, params=None):
+        return run_step("build", ds, bool(params["full_refresh"]))
 
     @task(**WRITES)
     def quality_gate(built: dict, ds=None):

@@ -148,7 +148,9 @@ def _last_failure(log_file: Path) -> str:
 
 
 @app.command()
-def run(date_: str = typer.Option(..., "--date", help="logical date, YYYY-MM-DD")):
+def run(date_: str = typer.Option(..., "--date", help="logical date, YYYY-MM-DD"),
+        full_refresh: bool = typer.Option(False, "--full-refresh",
+                                          help="rebuild incremental marts from scratch")):
     """The nightly steps for one logical date, in this process (as the DAG runs them)."""
     from revwh import pipeline
 
@@ -157,7 +159,8 @@ def run(date_: str = typer.Option(..., "--date", help="logical date, YYYY-MM-DD"
     started = time.monotonic()
     try:
         with console.status("starting") as status:
-            pipeline.run_all(settings, ds, on_step=lambda s: status.update(f"{ds}: {s}"))
+            pipeline.run_all(settings, ds, on_step=lambda s: status.update(f"{ds}: {s}"),
+                             full_refresh=full_refresh)
     except _known_errors() as exc:
         _fail(f"{exc}")
     console.print(f"[green]run for {ds} published[/] in {time.monotonic() - started:.0f} s")

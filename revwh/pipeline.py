@@ -156,7 +156,7 @@ def publish_forecast(settings: Settings, version: str, relations: list[str]) -> 
     return {"version": version, "rows": publish.row_counts(settings, "forecast")}
 
 
-def run_all(settings: Settings, ds: str, on_step=None) -> dict:
+def run_all(settings: Settings, ds: str, on_step=None, full_refresh: bool = False) -> dict:
     """Every step in DAG order, in this process (`revwh run`)."""
     def step(name, fn, *args):
         if on_step:
@@ -168,7 +168,7 @@ def run_all(settings: Settings, ds: str, on_step=None) -> dict:
     summary: dict = {}
     for source in SOURCES:
         step(f"extract_{source}", extract, settings, ds, source)
-    built = step("build", build, settings, ds)
+    built = step("build", build, settings, ds, full_refresh)
     step("gate", gate, settings, ds, built["version"])
     step("publish_marts", publish_marts, settings, built["version"], built["relations"])
     fc = step("forecast", forecast, settings, ds)
