@@ -193,6 +193,24 @@ class Threads:
         self.side_b.append(self.side(side_b))
         self.passive.append(self.side(passive) if passive else ())
 
+    def extend(self, start, end, opp, account, subj_ids, kind, init_side, n, resp_a, resp_b, flip,
+               side_a, side_b, passive) -> None:
+        """Add many threads at once (numeric columns as lists; sides already tuples)."""
+        self.start.extend(start)
+        self.end.extend(end)
+        self.opp.extend(opp)
+        self.account.extend(account)
+        self.subj.extend(subj_ids)
+        self.kind.extend(kind)
+        self.init_side.extend(init_side)
+        self.n.extend(n)
+        self.resp_a.extend(resp_a)
+        self.resp_b.extend(resp_b)
+        self.flip.extend(flip)
+        self.side_a.extend(side_a)
+        self.side_b.extend(side_b)
+        self.passive.extend(passive)
+
     def subject(self, t: int) -> str:
         return self.subjects[self.subj[t]]
 
@@ -213,7 +231,8 @@ class Emails:
     side: np.ndarray
     sender: np.ndarray
     first: np.ndarray  # index of the thread's first message, per message
-    msgid: list[str]
+    tok: np.ndarray  # random part of each Message-ID
+    hosts: list[str]  # Message-ID host per person (the sender's mail domain)
     threads: Threads
     # thread-level CSR of all participants by role
     a_ptr: np.ndarray
@@ -223,8 +242,19 @@ class Emails:
     p_ptr: np.ndarray
     p_dat: np.ndarray
 
+    _msgid: list[str] | None = None
+
     def __len__(self) -> int:
         return len(self.time)
+
+    @property
+    def msgid(self) -> list[str]:
+        """Message-ID (without angle brackets) of every message; built on first use."""
+        if self._msgid is None:
+            host = self.hosts
+            self._msgid = [f"{tk:015x}.{i:x}@{host[s]}" for i, (tk, s)
+                           in enumerate(zip(self.tok.tolist(), self.sender.tolist()))]
+        return self._msgid
 
 
 def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -275,12 +305,10 @@ def build_messages(th: Threads, people: People, gen: np.random.Generator) -> Ema
     idx = np.where(u2 < 0.8, 0, np.minimum(size - 1, (u3 * size).astype(np.int64)))
     sender = np.where(side == 0, a_dat[np.minimum(a_ptr[tid] + idx, len(a_dat) - 1)],
                       b_dat[np.minimum(b_ptr[tid] + idx, max(len(b_dat) - 1, 0))] if len(b_dat) else 0)
-    tok = gen.integers(0, 1 << 60, size=M).tolist()
+    tok = gen.integers(0, 1 << 60, size=M)
     host = ["mail." + e.rsplit("@", 1)[1].lower() for e in people.email]
-    snd = sender.tolist()
-    msgid = [f"{tk:015x}.{i:x}@{host[s]}" for i, (tk, s) in enumerate(zip(tok, snd))]
-    return Emails(thread=tid, pos=pos, time=t, side=side, sender=sender, first=first, msgid=msgid,
-                  threads=th, a_ptr=a_ptr, a_dat=a_dat, b_ptr=b_ptr, b_dat=b_dat, p_ptr=p_ptr,
+    return Emails(thread=tid, pos=pos, time=t, side=side, sender=sender, first=first, tok=tok,
+                  hosts=host, threads=th, a_ptr=a_ptr, a_dat=a_dat, b_ptr=b_ptr, b_dat=b_dat, p_ptr=p_ptr,
                   p_dat=p_dat)
 
 
@@ -383,16 +411,25 @@ class ActivityBuilder:
         return r
 
     def build(self) -> None:
+        """E-mail threads (meetings come separately: build_meetings)."""
         for o in self.opps:
             if o.deleted:
                 continue
             self._deal_threads(o)
-            self._deal_meetings(o)
         self._customer_activity()
         self._internal()
         self._cold_and_inbound()
         self._malformed_mail()
         self.th.finalize()
+
+    def build_meetings(self, rng: Rand) -> None:
+        """Calendar meetings, from their own random stream (independent of the e-mails)."""
+        self.rng = rng
+        for o in self.opps:
+            if not o.deleted:
+                self._deal_meetings(o)
+        self._qbrs()
+        self._internal_meetings()
 
     # ---- deals -----------------------------------------------------------------------------
     def _deal_threads(self, o: Opp) -> None:
@@ -616,6 +653,9 @@ class ActivityBuilder:
     # ---- post-sale -------------------------------------------------------------------------
     def _customer_activity(self) -> None:
         rng, w = self.rng, self.w
+        th = self.th
+        one = th.side
+        subjects = vocab.EMAIL_SUBJECTS_ACCOUNT
         since: dict[int, int] = {}
         churn: dict[int, int] = {}
         for o in self.opps:
@@ -636,23 +676,56 @@ class ActivityBuilder:
             months = (e - s) / (30 * DAY)
             contacts = w.a_contacts[a]
             n = rng.poisson(months * CUSTOMER_THREADS_PER_MONTH)
+            if n == 0:
+                continue
             nc = len(contacts)
-            nm = [min(11, 1 + int(math.log(1.0 - x) / self._log_q)) for x in rng.gen.random(n).tolist()]
-            subjects = vocab.EMAIL_SUBJECTS_ACCOUNT
-            nu = self.people.n_users
-            c_dup = w.c_dup
-            for n_msg, (u0, u1, u2, u3, u4, u5, u6) in zip(nm, rng.gen.random((n, 7)).tolist()):
-                t0 = s + int(u0 * (e - s))
-                buyers = [contacts[int(u1 * nc)]]
-                if u2 < 0.3:
-                    b2 = contacts[int(u3 * nc)]
-                    if b2 != buyers[0]:
-                        buyers.append(b2)
-                self.th.add(t0, AS_OF_TS, -1, a, subjects[int(u5 * len(subjects))],
-                            K_ACCOUNT, 1 if u6 < 0.6 else 0, n_msg, 8.0, 20.0, 0.9,
-                            [csm] if u4 < 0.7 else [owner],
-                            [nu + c if c_dup[c] < 0 else self._addr(c) for c in buyers])
-            # quarterly business reviews
+            U = rng.gen.random((n, 8))
+            nm = np.minimum(11, 1 + (np.log(1.0 - U[:, 7]) / self._log_q).astype(np.int64)).tolist()
+            t0 = (s + (U[:, 0] * (e - s)).astype(np.int64)).tolist()
+            sids = [th.subject_id(x) for x in subjects]
+            th.extend(t0, [AS_OF_TS] * n, [-1] * n, [a] * n,
+                      [sids[j] for j in (U[:, 5] * len(subjects)).astype(np.int64).tolist()],
+                      [K_ACCOUNT] * n, (U[:, 6] < 0.6).astype(np.int64).tolist(), nm,
+                      [8.0] * n, [20.0] * n, [0.9] * n,
+                      [one([csm]) if u4 < 0.7 else one([owner]) for u4 in U[:, 4].tolist()],
+                      [self._buyers_side(contacts, nc, u1, u2, u3) for u1, u2, u3 in U[:, 1:4].tolist()],
+                      [()] * n)
+
+    def _buyers_side(self, contacts, nc, u1, u2, u3) -> tuple[int, ...]:
+        nu = self.people.n_users
+        c_dup = self.w.c_dup
+        buyers = [contacts[int(u1 * nc)]]
+        if u2 < 0.3:
+            b2 = contacts[int(u3 * nc)]
+            if b2 != buyers[0]:
+                buyers.append(b2)
+        return self.th.side([nu + c if c_dup[c] < 0 else self._addr(c) for c in buyers])
+
+    def _customer_spans(self) -> tuple[dict[int, int], dict[int, int]]:
+        since: dict[int, int] = {}
+        churn: dict[int, int] = {}
+        for o in self.opps:
+            if o.deleted or not o.closed:
+                continue
+            if o.type == "New Business" and o.won:
+                since[o.account] = min(since.get(o.account, o.close_ts), o.close_ts)
+            if o.type == "Renewal" and not o.won:
+                churn[o.account] = o.close_ts
+        return since, churn
+
+    def _qbrs(self) -> None:
+        """Quarterly business reviews with customers (account-level, recurring)."""
+        rng, w = self.rng, self.w
+        since, churn = self._customer_spans()
+        for a in sorted(since):
+            s = since[a] + 5 * DAY
+            e = min(churn.get(a, AS_OF_TS), AS_OF_TS)
+            if e <= s:
+                continue
+            owner = w.a_owner[a]
+            csms = [u for u in w.csms if w.u_region[u] == w.a_region[a]] or w.csms
+            csm = csms[a % len(csms)]
+            contacts = w.a_contacts[a]
             q0 = since[a] + 85 * DAY
             if q0 < e:
                 n = 1 + int((min(e, AS_OF_TS + 90 * DAY) - q0) / (91 * DAY))
@@ -672,6 +745,7 @@ class ActivityBuilder:
                 if local_to_utc(start, tz) < churn.get(a, AS_OF_TS + 365 * DAY):
                     self._perturb_series(m)
                     self.meetings.append(m)
+
 
     # ---- internal --------------------------------------------------------------------------
     def _internal(self) -> None:
@@ -694,6 +768,8 @@ class ActivityBuilder:
             days = since // DAY + (U[:, 0] * ndays).astype(np.int64)
             t0s = self.offsets.biz_vec(days, tz, U[:, 1]).tolist()
             nm = np.minimum(11, 1 + (np.log(1.0 - U[:, 2]) / lq).astype(np.int64)).tolist()
+            sids = [th.subject_id(x) for x in subjects]
+            keep_t0, keep_n, keep_s, side_b_l = [], [], [], []
             for t0, n_msg, (_, _, _, r, x, y, z) in zip(t0s, nm, U.tolist()):
                 if r < 0.6:
                     other = mgr
@@ -705,11 +781,17 @@ class ActivityBuilder:
                     other = reps[int(x * len(reps))]
                 if other == u or other < 0:
                     continue
-                side_b = [other]
                 if y < 0.1 and other != mgr and mgr >= 0:
-                    side_b.append(mgr)
-                th.add(t0, AS_OF_TS, -1, -1, subjects[int(z * len(subjects))], K_INTERNAL,
-                       0, n_msg, 5.0, 5.0, 0.85, [u], side_b)
+                    side_b_l.append((other, mgr))
+                else:
+                    side_b_l.append(th.side([other]))
+                keep_t0.append(t0)
+                keep_n.append(n_msg)
+                keep_s.append(sids[int(z * len(subjects))])
+            k = len(keep_t0)
+            th.extend(keep_t0, [AS_OF_TS] * k, [-1] * k, [-1] * k, keep_s, [K_INTERNAL] * k,
+                      [0] * k, keep_n, [5.0] * k, [5.0] * k, [0.85] * k, [th.side([u])] * k,
+                      side_b_l, [()] * k)
         mgr_subjects = ("Forecast call notes", "Commit review", "Hiring update")
         for mgr in w.managers:
             tz = self.tzi[w.u_tz[mgr]]
@@ -722,7 +804,6 @@ class ActivityBuilder:
             for t0, n_msg, z in zip(t0s, nm, U[:, 3].tolist()):
                 th.add(t0, AS_OF_TS, -1, -1, mgr_subjects[int(z * 3)], K_INTERNAL, 0,
                        n_msg, 6.0, 6.0, 0.85, [mgr], [w.vp])
-        self._internal_meetings()
 
     def _internal_meetings(self) -> None:
         rng, w = self.rng, self.w

@@ -20,7 +20,7 @@ from .ids import sf_id, sf_ids
 from .leads import Leads
 from .rand import Rand
 from .seeds import SalesProcess
-from .timeutil import DAY, HOUR, local_to_utc
+from .timeutil import DAY, HOUR, date_of_day, local_to_utc
 from .world import World
 
 AS_OF_TS = AS_OF_DAY * DAY
@@ -195,32 +195,37 @@ class CrmBuilder:
             "system_modstamp": list(L.modified), "is_deleted": [False] * n})
 
     # ---- opportunities -------------------------------------------------------------------------
+    OPP_COLS = ("id", "name", "account_id", "owner_id", "amount", "currency_iso_code",
+                "close_date", "stage_name", "probability", "forecast_category",
+                "forecast_category_name", "is_closed", "is_won", "lead_source", "type",
+                "last_modified_date", "pain_category_c", "impact_c", "impact_amount_c",
+                "critical_event_c", "critical_event_date_c", "decision_criteria_c",
+                "win_loss_reason_c", "created_date", "system_modstamp", "is_deleted")
+    HIST_COLS = ("opportunity_id", "stage_name", "amount", "close_date", "probability",
+                 "forecast_category", "expected_revenue", "created_by_id", "created_date",
+                 "system_modstamp", "is_deleted")
+    FH_COLS = ("opportunity_id", "field", "data_type", "old_value", "new_value", "created_by_id",
+               "created_date", "is_deleted")
+    VS_COLS = ("opportunity_c", "verifier_key_c", "status_c", "status_date_c", "created_date",
+               "system_modstamp", "is_deleted")
+
     def _opportunity(self) -> None:
         w, proc, rng = self.w, self.proc, self.rng
         stages = self.stages
-        opp_cols: dict[str, list] = {c: [] for c in (
-            "id", "name", "account_id", "owner_id", "amount", "currency_iso_code", "close_date",
-            "stage_name", "probability", "forecast_category", "forecast_category_name", "is_closed",
-            "is_won", "lead_source", "type", "last_modified_date", "pain_category_c", "impact_c",
-            "impact_amount_c", "critical_event_c", "critical_event_date_c", "decision_criteria_c",
-            "win_loss_reason_c", "created_date", "system_modstamp", "is_deleted", *self.field_cols)}
-        hist: dict[str, list] = {c: [] for c in (
-            "opportunity_id", "stage_name", "amount", "close_date", "probability",
-            "forecast_category", "expected_revenue", "created_by_id", "created_date",
-            "system_modstamp", "is_deleted")}
-        fh: dict[str, list] = {c: [] for c in (
-            "opportunity_id", "field", "data_type", "old_value", "new_value", "created_by_id",
-            "created_date", "is_deleted")}
-        vs: dict[str, list] = {c: [] for c in (
-            "opportunity_c", "verifier_key_c", "status_c", "status_date_c", "created_date",
-            "system_modstamp", "is_deleted")}
+        st_prob = [round(st.probability * 100, 2) for st in stages]
+        opp_rows: list[tuple] = []
+        hist: list[tuple] = []
+        fh: list[tuple] = []
+        vs: list[tuple] = []
+        h_app, f_app, v_app = hist.append, fh.append, vs.append
         verifiers = proc.verifiers
         status_name = {STARTED: "started", VERIFIED: "verified", REGRESSED: "regressed"}
         products = vocab.PRODUCTS
+        field_cols = self.field_cols
         for o in sorted(self.opps, key=lambda x: x.idx):
             oid = self.opp_id[o.idx]
             owner = w.u_id[o.owner]
-            short = w.a_name[o.account].split(" ")[0]
+            dele = o.deleted
             short = " ".join(w.a_name[o.account].split(" ")[:2])
             if o.type == "Renewal":
                 name = f"{short} - Renewal Y{o.renewal_of_year + 1}"
@@ -229,55 +234,40 @@ class CrmBuilder:
             else:
                 name = f"{short} - {rng.pick(products)}"
             # merged change stream up to DEMO_AS_OF
-            evs = ([(t, 0, v) for t, v in o.stage_ev] + [(t, 1, v) for t, v in o.amount_ev]
-                   + [(t, 2, v) for t, v in o.close_ev])
-            evs = sorted((e for e in evs if e[0] <= AS_OF_TS), key=lambda e: (e[0], e[1]))
+            evs = ([(t, 0, v) for t, v in o.stage_ev if t <= AS_OF_TS]
+                   + [(t, 1, v) for t, v in o.amount_ev if t <= AS_OF_TS]
+                   + [(t, 2, v) for t, v in o.close_ev if t <= AS_OF_TS])
+            evs.sort(key=lambda e: (e[0], e[1]))
             state = [None, None, None]
             last_ts = o.created
             i = 0
-            prev = None
-            while i < len(evs):
+            n = len(evs)
+            first = True
+            while i < n:
                 ts = evs[i][0]
-                before = list(state)
-                while i < len(evs) and evs[i][0] == ts:
+                b0, b1, b2 = state
+                while i < n and evs[i][0] == ts:
                     state[evs[i][1]] = evs[i][2]
                     i += 1
-                st = stages[state[0]]
-                hist["opportunity_id"].append(oid)
-                hist["stage_name"].append(st.name)
-                hist["amount"].append(state[1])
-                hist["close_date"].append(state[2])
-                hist["probability"].append(round(st.probability * 100, 2))
-                hist["forecast_category"].append(st.forecast_category_api)
-                hist["expected_revenue"].append(round(state[1] * st.probability, 2))
-                hist["created_by_id"].append(owner)
-                hist["created_date"].append(ts)
-                hist["system_modstamp"].append(ts)
-                hist["is_deleted"].append(o.deleted)
-                if prev is None:
-                    fh_rows = [("created", "Text", None, None)]
+                s0, s1, s2 = state
+                st = stages[s0]
+                h_app((oid, st.name, s1, s2, st_prob[s0], st.forecast_category_api,
+                       round(s1 * st.probability, 2), owner, ts, ts, dele))
+                if first:
+                    f_app((oid, "created", "Text", None, None, owner, ts, dele))
+                    first = False
                 else:
-                    fh_rows = []
-                    if before[0] != state[0]:
-                        fh_rows.append(("stage_name", "Picklist", stages[before[0]].name, st.name))
-                    if before[1] != state[1]:
-                        fh_rows.append(("amount", "Currency", _num(before[1]), _num(state[1])))
-                    if before[2] != state[2]:
-                        fh_rows.append(("close_date", "Date", _iso(before[2]), _iso(state[2])))
-                for f, dt, old, new in fh_rows:
-                    fh["opportunity_id"].append(oid)
-                    fh["field"].append(f)
-                    fh["data_type"].append(dt)
-                    fh["old_value"].append(old)
-                    fh["new_value"].append(new)
-                    fh["created_by_id"].append(owner)
-                    fh["created_date"].append(ts)
-                    fh["is_deleted"].append(o.deleted)
-                prev = ts
+                    if b0 != s0:
+                        f_app((oid, "stage_name", "Picklist", stages[b0].name, st.name, owner, ts, dele))
+                    if b1 != s1:
+                        f_app((oid, "amount", "Currency", _num(b1), _num(s1), owner, ts, dele))
+                    if b2 != s2:
+                        f_app((oid, "close_date", "Date", _iso(b2), _iso(s2), owner, ts, dele))
                 last_ts = ts
             # verifiers: custom object rows, or date fields with field history
-            field_val: dict[str, int | None] = {c: None for c in self.field_cols}
-            for ts, vi, s in o.ver_ev:
+            field_val: dict[str, int | None] = {c: None for c in field_cols}
+            lags = None
+            for j, (ts, vi, s) in enumerate(o.ver_ev):
                 if ts > AS_OF_TS:
                     continue
                 v = verifiers[vi]
@@ -291,66 +281,45 @@ class CrmBuilder:
                         continue
                     if new == cur:
                         continue
-                    fh["opportunity_id"].append(oid)
-                    fh["field"].append(v.crm_field)
-                    fh["data_type"].append("Date")
-                    fh["old_value"].append(_iso(cur))
-                    fh["new_value"].append(_iso(new))
-                    fh["created_by_id"].append(owner)
-                    fh["created_date"].append(ts)
-                    fh["is_deleted"].append(o.deleted)
+                    f_app((oid, v.crm_field, "Date", _iso(cur), _iso(new), owner, ts, dele))
                     field_val[v.crm_field] = new
-                    last_ts = max(last_ts, ts)
+                    if ts > last_ts:
+                        last_ts = ts
                 else:
-                    lag = min(int(rng.uniform(0, 6) * HOUR), AS_OF_TS - ts)
-                    vs["opportunity_c"].append(oid)
-                    vs["verifier_key_c"].append(v.key)
-                    vs["status_c"].append(status_name[s])
-                    vs["status_date_c"].append(ts)
-                    vs["created_date"].append(ts + lag)
-                    vs["system_modstamp"].append(ts + lag)
-                    vs["is_deleted"].append(o.deleted)
+                    if lags is None:
+                        lags = (rng.gen.random(len(o.ver_ev)) * (6 * HOUR)).astype(np.int64).tolist()
+                    lag = min(lags[j], AS_OF_TS - ts)
+                    v_app((oid, v.key, status_name[s], ts, ts + lag, ts + lag, dele))
             st = stages[state[0]]
-            if o.deleted:
+            if dele:
                 last_ts = o.deleted_ts
-            opp_cols["id"].append(oid)
-            opp_cols["name"].append(name)
-            opp_cols["account_id"].append(w.a_id[o.account])
-            opp_cols["owner_id"].append(owner)
-            opp_cols["amount"].append(state[1])
-            opp_cols["currency_iso_code"].append(CURRENCY)
-            opp_cols["close_date"].append(state[2])
-            opp_cols["stage_name"].append(st.name)
-            opp_cols["probability"].append(round(st.probability * 100, 2))
-            opp_cols["forecast_category"].append(st.forecast_category_api)
-            opp_cols["forecast_category_name"].append(st.forecast_category)
-            opp_cols["is_closed"].append(st.is_closed)
-            opp_cols["is_won"].append(st.is_won)
-            opp_cols["lead_source"].append(o.lead_source)
-            opp_cols["type"].append(o.type)
-            opp_cols["last_modified_date"].append(last_ts)
-            opp_cols["pain_category_c"].append(o.pain or None)
-            opp_cols["impact_c"].append(o.impact or None)
-            opp_cols["impact_amount_c"].append(o.impact_amount or None)
-            opp_cols["critical_event_c"].append(o.ce_text or None)
-            opp_cols["critical_event_date_c"].append(o.ce_day)
-            opp_cols["decision_criteria_c"].append(o.decision or None)
-            opp_cols["win_loss_reason_c"].append(o.reason if st.is_closed else None)
-            opp_cols["created_date"].append(o.created)
-            opp_cols["system_modstamp"].append(last_ts)
-            opp_cols["is_deleted"].append(o.deleted)
-            for c in self.field_cols:
-                opp_cols[c].append(field_val[c])
+            opp_rows.append((
+                oid, name, w.a_id[o.account], owner, state[1], CURRENCY, state[2], st.name,
+                st_prob[state[0]], st.forecast_category_api, st.forecast_category, st.is_closed,
+                st.is_won, o.lead_source, o.type, last_ts, o.pain or None, o.impact or None,
+                o.impact_amount or None, o.ce_text or None, o.ce_day, o.decision or None,
+                o.reason if st.is_closed else None, o.created, last_ts, dele,
+                *[field_val[c] for c in field_cols]))
             self.opp_final[o.idx] = {"stage": state[0], "amount": state[1], "close_day": state[2],
                                      "fields": dict(field_val)}
-        extra = {c: "date" for c in self.field_cols}
-        self.tables["opportunity"] = make_table("opportunity", opp_cols, extra)
-        hist["id"] = sf_ids("opportunity_history", 1, len(hist["opportunity_id"]))
-        self.tables["opportunity_history"] = make_table("opportunity_history", hist)
-        fh["id"] = sf_ids("opportunity_field_history", 1, len(fh["opportunity_id"]))
-        self.tables["opportunity_field_history"] = make_table("opportunity_field_history", fh)
-        vs["id"] = sf_ids("verifier_status_c", 1, len(vs["opportunity_c"]))
-        self.tables["verifier_status_c"] = make_table("verifier_status_c", vs)
+
+        def cols(names, rows):
+            if not rows:
+                return {c: [] for c in names}
+            return {c: list(v) for c, v in zip(names, zip(*rows))}
+
+        extra = {c: "date" for c in field_cols}
+        self.tables["opportunity"] = make_table("opportunity", cols(self.OPP_COLS + tuple(field_cols),
+                                                                    opp_rows), extra)
+        h = cols(self.HIST_COLS, hist)
+        h["id"] = sf_ids("opportunity_history", 1, len(hist))
+        self.tables["opportunity_history"] = make_table("opportunity_history", h)
+        f = cols(self.FH_COLS, fh)
+        f["id"] = sf_ids("opportunity_field_history", 1, len(fh))
+        self.tables["opportunity_field_history"] = make_table("opportunity_field_history", f)
+        v = cols(self.VS_COLS, vs)
+        v["id"] = sf_ids("verifier_status_c", 1, len(vs))
+        self.tables["verifier_status_c"] = make_table("verifier_status_c", v)
 
     def _contact_roles(self) -> None:
         w, rng = self.w, self.rng
@@ -476,7 +445,13 @@ def _num(x) -> str | None:
     return str(int(x)) if float(x).is_integer() else f"{x:.2f}"
 
 
+_ISO: dict[int, str] = {}
+
+
 def _iso(day) -> str | None:
     if day is None:
         return None
-    return str(np.datetime64(int(day), "D"))
+    r = _ISO.get(day)
+    if r is None:
+        r = _ISO[day] = date_of_day(day).isoformat()
+    return r

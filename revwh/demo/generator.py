@@ -99,6 +99,7 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool
     users = list(range(len(world.u_id)))
     # mailboxes are the biggest output: write them in a second process where fork exists
     mail_job = _MailJob(root, emails, people, users, step)
+    ab.build_meetings(Rand(_rng(ss[7])))
     step("crm", 0.0)
     tables = CrmBuilder(world, proc, opps, leads, people, emails, ab.meetings, Rand(_rng(ss[5]))).build()
     used_accounts = {o.account for o in opps}

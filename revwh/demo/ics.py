@@ -73,13 +73,16 @@ def esc(text: str) -> str:
     return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def _fmt_utc(ts: int) -> str:
-    d = datetime(1970, 1, 1) + timedelta(seconds=int(ts))
-    return d.strftime("%Y%m%dT%H%M%SZ")
+    d = _EPOCH + timedelta(seconds=int(ts))
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}T{d.hour:02d}{d.minute:02d}{d.second:02d}Z"
 
 
 def _loc(d: datetime) -> str:
-    return d.strftime("%Y%m%dT%H%M%S")
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}T{d.hour:02d}{d.minute:02d}{d.second:02d}"
 
 
 def occurrence_key(m: Meeting, orig_local: datetime) -> str:
@@ -93,15 +96,21 @@ def occurrence_key(m: Meeting, orig_local: datetime) -> str:
 class IcsRenderer:
     def __init__(self, people: People):
         self.people = people
+        self._lines: dict[tuple, str] = {}
 
     def _person(self, prefix: str, p: int, partstat: str | None = None, role: str | None = None) -> str:
-        name = self.people.name[p].replace('"', "'")
-        params = f';CN="{name}"'
-        if role:
-            params += f";ROLE={role}"
-        if partstat:
-            params += f";PARTSTAT={partstat}"
-        return f"{prefix}{params}:mailto:{self.people.email[p]}"
+        """The folded ORGANIZER/ATTENDEE content line (cached: people recur a lot)."""
+        key = (prefix, p, partstat, role)
+        line = self._lines.get(key)
+        if line is None:
+            name = self.people.name[p].replace('"', "'")
+            params = f';CN="{name}"'
+            if role:
+                params += f";ROLE={role}"
+            if partstat:
+                params += f";PARTSTAT={partstat}"
+            line = self._lines[key] = fold(f"{prefix}{params}:mailto:{self.people.email[p]}")
+        return line
 
     def _common(self, m: Meeting, lines: list[str], status: str, seq: int) -> None:
         lines.append(f"SUMMARY:{esc(m.summary)}")
@@ -111,8 +120,8 @@ class IcsRenderer:
         for p, ps, role in m.attendees:
             lines.append(self._person("ATTENDEE", p, ps, role))
         if m.group_attendee:
-            lines.append(f'ATTENDEE;CUTYPE=GROUP;CN="All {COMPANY_DOMAIN}";ROLE=REQ-PARTICIPANT;'
-                         f"PARTSTAT=NEEDS-ACTION:mailto:{m.group_attendee}")
+            lines.append(fold(f'ATTENDEE;CUTYPE=GROUP;CN="All {COMPANY_DOMAIN}";ROLE=REQ-PARTICIPANT;'
+                              f"PARTSTAT=NEEDS-ACTION:mailto:{m.group_attendee}"))
         lines.append(f"STATUS:{status}")
         lines.append(f"SEQUENCE:{seq}")
         lines.append("TRANSP:OPAQUE")
@@ -157,7 +166,8 @@ class IcsRenderer:
                       f"DTEND;TZID={m.tz}:{_loc(new + timedelta(minutes=m.minutes))}"]
             self._common(m, lines, "CANCELLED" if i in m.cancelled else "CONFIRMED", m.sequence)
             lines.append("END:VEVENT")
-        return "\r\n".join(fold(x) for x in lines) + "\r\n"
+        return "\r\n".join(x if x.startswith(("ATTENDEE", "ORGANIZER")) else fold(x)
+                             for x in lines) + "\r\n"
 
 
 def calendar_members(meetings: list[Meeting], people: People, users: list[int]) -> dict[int, list[int]]:

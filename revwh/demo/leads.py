@@ -62,6 +62,7 @@ def build_leads(world: World, opps: list[Opp], scale: float, rng: Rand) -> Leads
     n = max(5, int(round(UNCONVERTED_PER_SCALE * scale)))
     span = AS_OF_DAY - HISTORY_START_DAY - 2
     emails = set(L.email) | set(w.c_email)
+    reps_of = {r: [u for u in w.reps if w.u_region[u] == r] or w.reps for r in vocab.REGIONS}
     for i in range(n):
         region = vocab.REGIONS[rng.choice(3, (0.5, 0.3, 0.2))]
         first = rng.pick(vocab.FIRST_NAMES[region])
@@ -76,7 +77,7 @@ def build_leads(world: World, opps: list[Opp], scale: float, rng: Rand) -> Leads
         while email in emails:
             email = f"{i}.{email}"
         emails.add(email)
-        reps = [u for u in w.reps if w.u_region[u] == region] or w.reps
+        reps = reps_of[region]
         created = (HISTORY_START_DAY + rng.integers(span)) * DAY + rng.integers(13 * HOUR, 22 * HOUR)
         L.first.append(first)
         L.last.append(last)

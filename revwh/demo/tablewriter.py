@@ -38,7 +38,7 @@ def format_column(values: list, typ: str) -> list[str]:
         return ["" if v is None else str(int(v)) for v in values]
     if typ == "boolean":
         return ["" if v is None else ("true" if v else "false") for v in values]
-    return ["" if v is None else str(v) for v in values]
+    return [v if v is not None else "" for v in values]  # string columns hold str or None
 
 
 def write_csv(path: Path, t: Table, manifest: Manifest) -> int:

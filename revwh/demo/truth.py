@@ -165,37 +165,49 @@ class TruthBuilder:
 
     # ---- engagement -----------------------------------------------------------------------
     def engagement(self) -> None:
+        """Stakeholders engaged per opportunity (see DEFINITIONS), vectorised over threads."""
         c = self.c
         people, em, th = c.people, c.em, c.em.threads
         ct = c.tables["contact"]
         bad_c = set(ct.malformed)
-        acc_of_email: dict[str, set[str]] = defaultdict(set)
+        acc_index = {a: i for i, a in enumerate(c.tables["account"].data["id"])}
+        n_acc = len(acc_index) + 1
+        eid_of: dict[str, int] = {}
+        p_eid = np.array([eid_of.setdefault(e.lower(), len(eid_of)) for e in people.email],
+                         dtype=np.int64)
+        valid = set()
         for i, (e, a) in enumerate(zip(ct.data["email"], ct.data["account_id"])):
-            if i not in bad_c:
-                acc_of_email[e.lower()].add(a)
-        opp_acc = self.opp_t.data["account_id"]
-        emails_l = [e.lower() for e in people.email]
-        stake: dict[int, set[str]] = defaultdict(set)
-        has_msg = np.zeros(len(th), dtype=bool)
-        has_msg[np.unique(em.thread)] = True
-        for t_i in np.flatnonzero(has_msg).tolist():
-            o = th.opp[t_i]
-            if o < 0:
-                continue
-            acc = opp_acc[o]
-            for p in th.side_a[t_i] + th.side_b[t_i] + th.passive[t_i]:
-                e = emails_l[p]
-                if acc in acc_of_email.get(e, ()):
-                    stake[o].add(e)
+            if i not in bad_c and e.lower() in eid_of:
+                valid.add(eid_of[e.lower()] * n_acc + acc_index[a])
+        valid_keys = np.array(sorted(valid), dtype=np.int64)
+        opp_acc = np.array([acc_index[a] for a in self.opp_t.data["account_id"]], dtype=np.int64)
+        # (opportunity, person) pairs: thread participants and meeting participants
+        T = len(th)
+        has_msg = np.zeros(T, dtype=bool)
+        has_msg[em.thread] = True
+        t_opp = np.frombuffer(th.opp, dtype=np.int64)
+        opps, pids = [], []
+        for ptr, dat in ((em.a_ptr, em.a_dat), (em.b_ptr, em.b_dat), (em.p_ptr, em.p_dat)):
+            lens = ptr[1:] - ptr[:-1]
+            tid = np.repeat(np.arange(T, dtype=np.int64), lens)
+            keep = has_msg[tid] & (t_opp[tid] >= 0)
+            opps.append(t_opp[tid[keep]])
+            pids.append(dat[keep])
+        mo, mp_ = [], []
         for m in c.meetings:
             if m.opp < 0 or not m.occurrences():
                 continue
-            acc = opp_acc[m.opp]
             for p in [m.organizer] + [a[0] for a in m.attendees]:
-                e = emails_l[p]
-                if acc in acc_of_email.get(e, ()):
-                    stake[m.opp].add(e)
-        self.stakeholders = {o: len(stake.get(o, ())) for o in range(len(self.opp_t))}
+                mo.append(m.opp)
+                mp_.append(p)
+        opps.append(np.array(mo, dtype=np.int64))
+        pids.append(np.array(mp_, dtype=np.int64))
+        o = np.concatenate(opps)
+        e = p_eid[np.concatenate(pids)]
+        ok = np.isin(e * n_acc + opp_acc[o], valid_keys)
+        pairs = np.unique(o[ok] * len(eid_of) + e[ok])
+        counts = np.bincount(pairs // len(eid_of), minlength=len(self.opp_t))
+        self.stakeholders = {i: int(x) for i, x in enumerate(counts.tolist())}
 
     def responses(self) -> None:
         c = self.c
