@@ -126,8 +126,8 @@ def _ew_bytes(charset: str, enc: str, payload: str, field: str) -> tuple[str, by
         else:
             raw = binascii.a2b_qp(payload.encode("ascii"), header=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise HeaderError(f"illegal encoding in {field}: bad {enc.upper()}-encoded word "
-                          f"{payload[:60]!r}") from None
+        raise HeaderError(f"illegal encoding in {field}: a {enc.upper()}-encoded word that "
+                          "does not decode") from None
     return codec, raw
 
 

@@ -151,9 +151,11 @@ def parse_lines(block: str) -> dict[str, list[Prop]]:
             if raw_params else {}
         props.setdefault(name, []).append(Prop(name, params, m.group(3)))
     if n != text.count("\n"):
-        for line in text.split("\n")[1:]:
+        for i, line in enumerate(text.split("\n")[1:], 1):
             if not _LINE.match("\n" + line.rstrip("\r")):
-                raise EventError(f"malformed content line {line[:60]!r}")
+                # the line itself is not quoted: it may be a description or an address
+                name = re.match(r"[A-Za-z0-9-]*", line).group(0).upper() or "?"
+                raise EventError(f"malformed content line {i} of the VEVENT (property {name})")
     return props
 
 
