@@ -169,6 +169,29 @@ def _with_batch_columns_fast(table: pa.Table, batch_id: str, extracted_at: datet
             .append_column("_source", pa.repeat(pa.scalar(source, pa.string()), n)))
 
 
+STREAM_LOAD_WORKERS = "2"
+STREAM_DUCKDB_MEMORY = "512MB"
+
+
+def _stream_pipeline(settings: Settings, name: str, dataset: str):
+    """Like :func:`pipeline`; on DuckDB the loading connection gets a memory limit (DuckDB's own
+    default is 80% of the machine), so that loading millions of rows stays within bounds."""
+    _quiet_dlt()
+    import dlt
+
+    if settings.target != "duckdb":
+        return pipeline(settings, name, dataset)
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    credentials = DuckDbCredentials(str(settings.warehouse_path))
+    credentials.global_config = {
+        "memory_limit": str(settings.extra.get("duckdb_load_memory_limit", STREAM_DUCKDB_MEMORY))}
+    return dlt.pipeline(pipeline_name=name,
+                        destination=dlt.destinations.duckdb(credentials=credentials),
+                        dataset_name=dataset, pipelines_dir=str(settings.dlt_dir))
+
+
 def land_stream(settings: Settings, *, pipeline_name: str, dataset: str, source: str,
                 batch_id: str, items: Iterable[tuple[str, pa.Table]],
                 state_update: "dict | Callable[[], dict] | None" = None,
@@ -224,7 +247,10 @@ def land_stream(settings: Settings, *, pipeline_name: str, dataset: str, source:
     def stream_source():
         return [dlt.resource(stream(), name=f"{source}_stream", write_disposition="append")]
 
-    p = pipeline(settings, pipeline_name, dataset)
+    p = _stream_pipeline(settings, pipeline_name, dataset)
+    # few load jobs at a time: each one is a DuckDB insert holding memory
+    previous = os.environ.get("LOAD__WORKERS")
+    os.environ["LOAD__WORKERS"] = STREAM_LOAD_WORKERS
     try:
         p.run(stream_source(), loader_file_format="parquet")
     except PipelineStepFailed as exc:
@@ -235,6 +261,11 @@ def land_stream(settings: Settings, *, pipeline_name: str, dataset: str, source:
                 raise cause from exc
             cause, seen = cause.__cause__ or cause.__context__, seen + 1
         raise
+    finally:
+        if previous is None:
+            os.environ.pop("LOAD__WORKERS", None)
+        else:
+            os.environ["LOAD__WORKERS"] = previous
     return result
 
 
