@@ -158,10 +158,13 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool
               seed, params)
     tb = TruthBuilder(ctx)
     tb.engagement()
+    step("ground_truth", 0.15)
     tb.responses()
     tb.verifier_events()
+    step("ground_truth", 0.3)
     aggregates = tb.aggregates()
     effects = tb.effects(aggregates)
+    step("ground_truth", 0.5)
     gt_dir = root / "ground_truth"
     _write_cols(gt_dir / "verifier_history.csv", *tb.verifier_columns(), manifest)
     _write_cols(gt_dir / "opportunity_truth.csv", *tb.opportunity_columns(), manifest)
