@@ -77,3 +77,14 @@
 {% macro round_double(expr, digits) -%}
     cast(round(cast({{ expr }} as decimal(38, 9)), {{ digits }}) as double precision)
 {%- endmacro %}
+
+{# Sums and means of doubles in exact decimal arithmetic: a parallel database adds doubles in
+   any order, and the last bits of a double sum depend on that order. Money and scores summed
+   this way give byte-identical marts on every rerun (and incremental = full refresh). #}
+{% macro exact_sum(expr) -%}
+    cast(sum(cast({{ expr }} as decimal(38, 9))) as double precision)
+{%- endmacro %}
+
+{% macro exact_avg(expr) -%}
+    (cast(sum(cast({{ expr }} as decimal(38, 9))) as double precision) / nullif(count({{ expr }}), 0))
+{%- endmacro %}

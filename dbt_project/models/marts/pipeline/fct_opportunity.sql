@@ -30,7 +30,7 @@ latest_verifier_status as (
 verifier_scores as (
     select
         opportunity_id,
-        sum(case when status = 'verified' then weight else 0 end) as verified_weight,
+        {{ exact_sum("case when status = 'verified' then weight else 0 end") }} as verified_weight,
         count(case when status = 'verified' then 1 end) as verifiers_verified
     from latest_verifier_status
     group by opportunity_id
@@ -44,7 +44,7 @@ revisits as (
 ),
 
 total_weight as (
-    select sum(weight) as weight from {{ ref('verifier_catalogue') }}
+    select {{ exact_sum('weight') }} as weight from {{ ref('verifier_catalogue') }}
 )
 
 select

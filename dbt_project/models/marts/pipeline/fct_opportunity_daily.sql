@@ -66,7 +66,7 @@ verifier_deltas as (
     select
         opportunity_id,
         event_date,
-        sum(d_weight) as d_weight,
+        sum(cast(d_weight as decimal(38, 9))) as d_weight,
         sum(d_verified) as d_verified,
         sum(d_revisited) as d_revisited
     from (
@@ -107,7 +107,7 @@ verifier_states as (
 ),
 
 total_weight as (
-    select sum(weight) as weight from {{ ref('verifier_catalogue') }}
+    select {{ exact_sum('weight') }} as weight from {{ ref('verifier_catalogue') }}
 )
 
 select
@@ -123,7 +123,7 @@ select
     cast(d.close_date as date) as close_date,
     cast(coalesce(d.stage_probability, 0) as double precision) as stage_score,
     cast(coalesce(v.verified_weight, 0) as double precision) as verified_weight,
-    cast(coalesce(v.verified_weight, 0) / nullif(t.weight, 0) as double precision) as verifier_score,
+    cast(coalesce(v.verified_weight, 0) as double precision) / nullif(t.weight, 0) as verifier_score,
     cast(coalesce(v.verifiers_verified, 0) as bigint) as verifiers_verified,
     cast(coalesce(v.buying_jobs_revisited, 0) as bigint) as buying_jobs_revisited
 from stage_days as d

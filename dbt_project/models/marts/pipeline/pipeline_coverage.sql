@@ -35,9 +35,9 @@ amounts as (
     select
         period_start,
         owner_id,
-        sum(case when not is_closed then coalesce(amount, 0) else 0 end) as open_pipeline,
+        {{ exact_sum('case when not is_closed then coalesce(amount, 0) else 0 end') }} as open_pipeline,
         sum(case when not is_closed then 1 else 0 end) as open_count,
-        sum(case when is_won then coalesce(amount, 0) else 0 end) as closed_won,
+        {{ exact_sum('case when is_won then coalesce(amount, 0) else 0 end') }} as closed_won,
         sum(case when is_won then 1 else 0 end) as won_count
     from opportunities
     group by period_start, owner_id
@@ -54,7 +54,7 @@ recent_closed as (
 owner_rates as (
     select
         owner_id,
-        avg(case when is_won then amount end) as avg_deal_size,
+        {{ exact_avg('case when is_won then amount end') }} as avg_deal_size,
         cast(sum(case when is_won then 1 else 0 end) as double precision) / count(*) as win_rate
     from recent_closed
     group by owner_id
@@ -62,7 +62,7 @@ owner_rates as (
 
 company_rates as (
     select
-        avg(case when is_won then amount end) as avg_deal_size,
+        {{ exact_avg('case when is_won then amount end') }} as avg_deal_size,
         cast(sum(case when is_won then 1 else 0 end) as double precision) / nullif(count(*), 0) as win_rate
     from recent_closed
 ),

@@ -98,17 +98,17 @@ weekly_flows as (
     select
         period_start,
         {{ trunc_date('week', 'snapshot_date') }} as week_start,
-        sum(created_amount) as created_amount,
+        {{ exact_sum('created_amount') }} as created_amount,
         sum(created_count) as created_count,
-        sum(pulled_in_amount) as pulled_in_amount,
+        {{ exact_sum('pulled_in_amount') }} as pulled_in_amount,
         sum(pulled_in_count) as pulled_in_count,
-        sum(pushed_out_amount) as pushed_out_amount,
+        {{ exact_sum('pushed_out_amount') }} as pushed_out_amount,
         sum(pushed_out_count) as pushed_out_count,
-        sum(won_amount) as won_amount,
+        {{ exact_sum('won_amount') }} as won_amount,
         sum(won_count) as won_count,
-        sum(lost_amount) as lost_amount,
+        {{ exact_sum('lost_amount') }} as lost_amount,
         sum(lost_count) as lost_count,
-        sum(amount_change) as amount_change
+        {{ exact_sum('amount_change') }} as amount_change
     from flows
     group by 1, 2
 ),
@@ -118,7 +118,7 @@ levels as (
     select
         period_start,
         snapshot_date,
-        sum(amount) as open_amount,
+        {{ exact_sum('amount') }} as open_amount,
         count(*) as open_count
     from daily
     where in_pipeline

@@ -127,7 +127,7 @@ scored as (
 ),
 
 total_weight as (
-    select sum(weight) as weight from {{ ref('verifier_catalogue') }}
+    select {{ exact_sum('weight') }} as weight from {{ ref('verifier_catalogue') }}
 )
 
 select

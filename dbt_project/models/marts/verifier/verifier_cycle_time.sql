@@ -20,7 +20,7 @@ aggregated as (
         case when grouping(quarter) = 1 then null else min(verified_quarter) end as quarter_start,
         case when grouping(segment) = 1 then 'all' else segment end as segment,
         count(*) as cycles,
-        avg(cycle_days) as mean_days,
+        {{ exact_avg('cycle_days') }} as mean_days,
         percentile_cont(0.5) within group (order by cycle_days) as median_days,
         percentile_cont(0.8) within group (order by cycle_days) as p80_days,
         min(cycle_days) as min_days,

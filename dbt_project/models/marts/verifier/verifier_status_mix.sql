@@ -64,7 +64,7 @@ open_status as (
         c.verifier_key,
         coalesce(i.status, 'none') as status,
         count(*) as open_count,
-        sum(o.amount) as open_amount
+        {{ exact_sum('o.amount') }} as open_amount
     from open_on_snapshot as o
     cross join catalogue as c
     left join status_intervals as i
@@ -75,7 +75,7 @@ open_status as (
 ),
 
 open_totals as (
-    select snapshot_date, count(*) as open_total, sum(amount) as open_amount_total
+    select snapshot_date, count(*) as open_total, {{ exact_sum('amount') }} as open_amount_total
     from open_on_snapshot
     group by snapshot_date
 ),

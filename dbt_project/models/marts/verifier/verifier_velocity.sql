@@ -33,8 +33,8 @@ worked_summary as (
         owner_id,
         period_start,
         count(*) as opportunities,
-        avg(verifier_score) as completion_rate,
-        avg(amount) as avg_deal_size
+        {{ exact_avg('verifier_score') }} as completion_rate,
+        {{ exact_avg('amount') }} as avg_deal_size
     from worked
     where rank_in_period = 1
     group by owner_id, period_start
@@ -55,7 +55,7 @@ cycles as (
     select
         owner_id,
         {{ trunc_date(period, 'verified_date') }} as period_start,
-        avg(cycle_days) as avg_cycle_days,
+        {{ exact_avg('cycle_days') }} as avg_cycle_days,
         count(*) as cycles_completed
     from {{ ref('fct_verifier_cycle') }}
     where owner_id is not null

@@ -1,0 +1,39 @@
+"""The same models build and pass their dbt tests on PostgreSQL (the second dbt target), with the
+same numbers as on DuckDB and the same agreement with the ground truth."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from revwh import pipeline
+from revwh.transform import run_dbt
+from tests.marts import truth_checks as tc
+from tests.marts.conftest import DS, marts_settings, query
+
+
+def test_postgres_builds_passes_every_test_and_matches_duckdb(
+        tmp_path: Path, demo_dir: Path, truth: dict, pg_dsn: str, built):
+    settings = marts_settings(tmp_path / "home", demo_dir / "crm" / "salesforce",
+                              REVWH_TARGET="postgres", REVWH_POSTGRES_DSN=pg_dsn)
+    pipeline.extract_crm(settings, DS)
+    result = pipeline.build(settings, DS)
+    version = result["version"]
+    tested = run_dbt(settings, version, ["test"], DS)
+    assert tested.success, tested.summary()
+    assert any(n["unique_id"].startswith("unit_test.") for n in tested.nodes)
+
+    def q(sql: str) -> list[tuple]:
+        return query(settings, sql)
+
+    assert tc.closed_won_differences(q, version, truth) == []
+    assert tc.stage_conversion(q, version) == truth["aggregates"]["stage_conversion_by_cohort"]
+    assert tc.cycle_time_differences(q, version, truth) == []
+    assert tc.status_mix_differences(q, version, truth) == []
+
+    on_postgres = tc.headline_numbers(q, version, DS)
+    on_duckdb = tc.headline_numbers(built.q, built.incremental["version"], DS)
+    assert on_postgres["rows"] == on_duckdb["rows"]
+    for name, value in on_duckdb.items():
+        if name != "rows":
+            assert math.isclose(on_postgres[name], value, rel_tol=1e-9), name
