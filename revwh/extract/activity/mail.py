@@ -98,9 +98,10 @@ def plan(settings: Settings, sources: list[MF.MailSource], processed: dict
         except OSError as exc:
             rejects.add(EMAIL, src.key, None, f"file could not be read: {exc.strerror or exc}", "")
             continue
-        if state is None and not new_tasks:
-            skipped.append(src.key)
-            continue
+        if not new_tasks:
+            skipped.append(src.key)  # nothing new to read (perhaps a new mtime to remember)
+            if state is None:
+                continue
         tasks += new_tasks
         if state is not None:
             updates[src.key] = state

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
-SMALL_INPUT_BYTES = 24 << 20  # below this, starting worker processes costs more than it saves
+SMALL_INPUT_BYTES = 8 << 20  # below this, starting worker processes costs more than it saves
 
 
 def default_workers(extra: dict | None = None) -> int:

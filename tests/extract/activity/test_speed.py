@@ -23,8 +23,8 @@ def test_rows_per_second_and_memory(tmp_path):
     mail.mkdir()
     cal.mkdir()
     for i in range(4):
-        write_mbox(mail / f"rep{i}@northpeak.io.mbox", 15_000, seed=i)
-        write_calendar(cal / f"rep{i}@northpeak.io.ics", 600, seed=i)
+        write_mbox(mail / f"rep{i}@northpeak.io.mbox", 8_000, seed=i)
+        write_calendar(cal / f"rep{i}@northpeak.io.ics", 300, seed=i)
     s = load_settings(env={"REVWH_HOME": str(tmp_path / "home"), "REVWH_MAIL_DIR": str(mail),
                            "REVWH_CALENDAR_DIR": str(cal)})
     started, cpu = time.monotonic(), time.process_time()
@@ -39,7 +39,7 @@ def test_rows_per_second_and_memory(tmp_path):
     print(f"\n{rows:,} rows in {wall:.1f}s = {rows / wall:,.0f} rows/s (load average {load}); "
           f"cpu: main {time.process_time() - cpu:.1f}s, workers {worker_cpu:.1f}s; "
           f"peak RSS main + 2 workers <= {peak_mb:.0f} MB")
-    assert rows > 200_000
+    assert rows > 100_000
     assert rows / wall >= float(os.environ.get("REVWH_ACTIVITY_SPEED_FLOOR", "5000"))
     assert peak_mb < 2048
     from .conftest import Home
