@@ -258,7 +258,7 @@ class Emails:
 
 
 def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    lens = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+    lens = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
     ptr = np.zeros(len(lists) + 1, dtype=np.int64)
     np.cumsum(lens, out=ptr[1:])
     dat = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(ptr[-1]))
@@ -461,15 +461,16 @@ class ActivityBuilder:
         sj = (U[:, 8] * n_subj).astype(np.int64)
         th = self.th
         sid = th.subject_id
-        sub_ids = [sid(t.format(account=short)) for t in subjects]
         if o.type == "Renewal":
-            sub_ids.append(sid(f"Renewal terms for {short}"))
             sj[U[:, 8] < 0.5] = n_subj
+        sjl = sj.tolist()
+        sub_ids = {j: sid(subjects[j].format(account=short) if j < n_subj
+                          else f"Renewal terms for {short}") for j in sorted(set(sjl))}
         th.start.extend(t0.tolist())
         th.end.extend([end] * T)
         th.opp.extend([o.idx] * T)
         th.account.extend([o.account] * T)
-        th.subj.extend([sub_ids[j] for j in sj.tolist()])
+        th.subj.extend([sub_ids[j] for j in sjl])
         th.kind.extend([K_DEAL] * T)
         th.init_side.extend(init.tolist())
         th.n.extend(n.tolist())
