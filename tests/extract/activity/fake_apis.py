@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 TOKEN = "test-token-not-secret"
+CLIENT_SECRET = "test-client-secret"
 API_BODY_MARKER = "API-BODY-MARKER-5e2b"
 
 
@@ -64,6 +65,22 @@ class FakeServer:
                 self.send_header("Content-Type", "application/json")
                 for k, v in headers.items():
                     self.send_header(k, str(v))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):  # the client-credentials token endpoint (Microsoft identity)
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                ok = (self.path.endswith("/oauth2/v2.0/token")
+                      and form.get("grant_type") == "client_credentials"
+                      and form.get("client_secret") == CLIENT_SECRET)
+                body = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 3599} if ok \
+                    else {"error": "invalid_client"}
+                outer.log.append((Request("POST", self.path, {}, {}), 200 if ok else 401))
+                data = json.dumps(body).encode()
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

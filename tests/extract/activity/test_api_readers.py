@@ -10,8 +10,8 @@ import pytest
 from revwh.extract.activity import extract_gmail, extract_google_calendar, extract_graph
 from revwh.extract.activity.http import ApiError
 
-from .fake_apis import (API_BODY_MARKER, TOKEN, FakeServer, GmailApp, GoogleCalendarApp, GraphApp,
-                        Throttle)
+from .fake_apis import (API_BODY_MARKER, CLIENT_SECRET, TOKEN, FakeServer, GmailApp,
+                        GoogleCalendarApp, GraphApp, Throttle)
 
 DAY = "2024-06-01"
 
@@ -40,7 +40,7 @@ def graph_event(i: int, **extra) -> dict:
             "body": {"content": API_BODY_MARKER}, **extra}
 
 
-def test_graph_delta_paging_throttling_and_resync(home):
+def test_graph_delta_paging_throttling_and_resync(home, monkeypatch):
     app = GraphApp(page_size=2)
     for i in (1, 2, 3):
         app.add("alice@northpeak.io/inbox", graph_message(i))
@@ -97,8 +97,20 @@ def test_graph_delta_paging_throttling_and_resync(home):
         with pytest.raises(ApiError, match="401 not authorised"):
             extract_graph(s, DAY, mailboxes=["alice@northpeak.io"], base_url=f"{server.url}/v1.0",
                           token="wrong")
+        # no token given: the client-credentials flow with the secrets from the environment
+        monkeypatch.setenv("REVWH_GRAPH_TENANT_ID", "tenant-1")
+        monkeypatch.setenv("REVWH_GRAPH_CLIENT_ID", "app-1")
+        monkeypatch.setenv("REVWH_GRAPH_CLIENT_SECRET", CLIENT_SECRET)
+        monkeypatch.delenv("REVWH_GRAPH_TOKEN", raising=False)
+        app.expired.clear()
+        app.add("alice@northpeak.io/inbox", graph_message(6))
+        by_secret = extract_graph(s, DAY, mailboxes=["alice@northpeak.io"], folders=["inbox"],
+                                  calendars=False, base_url=f"{server.url}/v1.0",
+                                  auth_url=server.url)
+        assert by_secret.rows["activity_email"] == 1
+        assert [s for r, s in server.log if r.method == "POST"] == [200]
     assert home.text_everywhere(API_BODY_MARKER) == []
-    assert home.text_everywhere(TOKEN) == []
+    assert home.text_everywhere(TOKEN) == [] and home.text_everywhere(CLIENT_SECRET) == []
 
 
 def test_gmail_metadata_history_and_expired_history(home):
