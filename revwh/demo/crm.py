@@ -389,7 +389,7 @@ class CrmBuilder:
                 add(w.c_id[c], self.opp_id[o.idx], w.a_id[o.account], w.u_id[o.owner],
                     rng.pick(("Call", "Discovery call", "Follow-up call", "Left voicemail")),
                     "Call", "Call", t)
-        order = sorted(range(len(cols["created_date"])), key=lambda i: (cols["created_date"][i], i))
+        order = np.argsort(np.array(cols["created_date"], dtype=np.int64), kind="stable").tolist()
         cols = {k: [v[i] for i in order] for k, v in cols.items()}
         n = len(order)
         cols["id"] = sf_ids("task", 1, n)
@@ -432,8 +432,7 @@ class CrmBuilder:
                 cols["created_date"].append(created)
                 cols["system_modstamp"].append(min(max(created, ts + m.minutes * 60), AS_OF_TS))
                 cols["is_deleted"].append(False)
-        order = sorted(range(len(cols["created_date"])),
-                       key=lambda i: (cols["start_date_time"][i], i))
+        order = np.argsort(np.array(cols["start_date_time"], dtype=np.int64), kind="stable").tolist()
         cols = {k: [v[i] for i in order] for k, v in cols.items()}
         cols["id"] = sf_ids("event", 1, len(order))
         self.tables["event"] = make_table("event", cols)
