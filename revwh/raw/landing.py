@@ -165,7 +165,8 @@ def _with_batch_columns_fast(table: pa.Table, batch_id: str, extracted_at: datet
     n = table.num_rows
     return (table
             .append_column("_batch_id", pa.repeat(pa.scalar(batch_id, pa.string()), n))
-            .append_column("_extracted_at", pa.repeat(pa.scalar(extracted_at, pa.timestamp("us")), n))
+            .append_column("_extracted_at",
+                           pa.repeat(pa.scalar(extracted_at, pa.timestamp("us")), n))
             .append_column("_source", pa.repeat(pa.scalar(source, pa.string()), n)))
 
 

@@ -17,8 +17,13 @@ from __future__ import annotations
 from revwh.extract.activity.calendar import extract_calendars
 from revwh.extract.activity.mail import extract_mail
 
-__all__ = ["extract_calendars", "extract_mail", "extract_graph", "extract_gmail",
-           "extract_google_calendar"]
+__all__ = [
+    "extract_calendars",
+    "extract_gmail",
+    "extract_google_calendar",
+    "extract_graph",
+    "extract_mail",
+]
 
 
 def __getattr__(name: str):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date, datetime, time, timezone
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, time
 
 import pyarrow as pa
 
@@ -42,11 +42,11 @@ def env_list(explicit: Iterable[str] | None, name: str, default: str) -> list[st
 
 def window_datetimes(settings: Settings, logical_date: str) -> tuple[datetime, datetime]:
     ws, we = extraction_window(settings, logical_date)
-    return (datetime.combine(ws, time(), timezone.utc), datetime.combine(we, time(), timezone.utc))
+    return (datetime.combine(ws, time(), UTC), datetime.combine(we, time(), UTC))
 
 
 def iso_z(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 Unit = Callable[[dict | None, dict], Iterator[list[tuple[str, pa.Table]]]]

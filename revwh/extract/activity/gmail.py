@@ -14,9 +14,9 @@ access token with the gmail.metadata scope). Users: ``users`` or REVWH_GMAIL_USE
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Iterable
 from urllib.parse import quote
 
 from revwh.extract.activity.apisource import credential, env_list, run_units
@@ -120,7 +120,7 @@ class GmailReader:
                 f[name] = value
             if not f.get("date") and msg.get("internalDate"):
                 f["date"] = format_datetime(datetime.fromtimestamp(
-                    int(msg["internalDate"]) / 1000, timezone.utc))
+                    int(msg["internalDate"]) / 1000, UTC))
             rows.add_raw(f, mailbox, f"gmail:{mailbox}/{mid}", provider_id=mid,
                          provider_thread_id=msg.get("threadId"))
         return rows.take()

@@ -12,12 +12,18 @@ Calendars: ``calendars`` or REVWH_GOOGLE_CALENDARS (default ``primary``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Iterable
 from urllib.parse import quote
 
-from revwh.extract.activity.apisource import (credential, env_list, iso_z, parse_iso,
-                                              run_units, window_datetimes)
+from revwh.extract.activity.apisource import (
+    credential,
+    env_list,
+    iso_z,
+    parse_iso,
+    run_units,
+    window_datetimes,
+)
 from revwh.extract.activity.http import HttpClient, SyncExpired
 from revwh.extract.activity.meetingrows import MeetingRows, meeting_id
 from revwh.extract.activity.privacy import Privacy, PrivacyConfig

@@ -15,15 +15,22 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
-from revwh.extract.activity.apisource import (MissingCredentials, credential, env_list, iso_z,
-                                              parse_iso, run_units, window_datetimes)
+from revwh.extract.activity.apisource import (
+    MissingCredentials,
+    credential,
+    env_list,
+    iso_z,
+    parse_iso,
+    run_units,
+    window_datetimes,
+)
 from revwh.extract.activity.headers import message_id, message_ids
 from revwh.extract.activity.http import ApiError, HttpClient, SyncExpired
 from revwh.extract.activity.mailrows import MailRows
@@ -108,7 +115,7 @@ def _graph_time(value: dict | None, all_day: bool):
             from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
             olson = WINDOWS_TO_OLSON.get(tzname)
-            zone = ZoneInfo(olson) if olson else timezone.utc
+            zone = ZoneInfo(olson) if olson else UTC
             tzname = olson or "UTC"
         dt = dt.replace(tzinfo=zone)
     return dt, tzname
@@ -168,7 +175,7 @@ class GraphReader:
                     rows.reject(origin, None, f"sentDateTime {sent!r} is not a date-time")
                     continue
                 if sent_dt.tzinfo is None:
-                    sent_dt = sent_dt.replace(tzinfo=timezone.utc)
+                    sent_dt = sent_dt.replace(tzinfo=UTC)
                 mid_n = message_id(mid) if mid else None
                 sender = _person(msg.get("from")) or _person(msg.get("sender"))
                 rows.add_message(
@@ -229,7 +236,7 @@ class GraphReader:
             rows.rejects.add(MEETING, origin, None, "event without a start", "")
             return
         if isinstance(original, datetime) and original.tzinfo is None:
-            original = original.replace(tzinfo=timezone.utc)
+            original = original.replace(tzinfo=UTC)
         if all_day and isinstance(original, datetime):
             original = original.date()
         uid = ev.get("uid") or ev.get("iCalUId") or pid

@@ -15,13 +15,13 @@ import base64
 import binascii
 import codecs
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses, parsedate_tz
 
 MAX_HEADER_BYTES = 1 << 20  # a header block above 1 MB is rejected, never parsed
 
-_ANY_FIELD = re.compile(r"^([^\s:]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)", re.M)
-_ANY_FIELD_B = re.compile(rb"^([^\s:]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)", re.M)
+_ANY_FIELD = re.compile(r"^([^\s:]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
+_ANY_FIELD_B = re.compile(rb"^([^\s:]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
 _UNFOLD = re.compile(r"\r?\n(?=[ \t])")
 _UNFOLD_B = re.compile(rb"\r?\n(?=[ \t])")
 KEPT = frozenset(("message-id", "in-reply-to", "references", "date", "from", "to", "cc",
@@ -299,4 +299,4 @@ def parse_date_us(value: str) -> int:
 
 
 def us_to_datetime(us: int) -> datetime:
-    return (_EPOCH + timedelta(microseconds=us)).replace(tzinfo=timezone.utc)
+    return (_EPOCH + timedelta(microseconds=us)).replace(tzinfo=UTC)

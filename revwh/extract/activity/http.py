@@ -13,8 +13,8 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
@@ -49,8 +49,8 @@ def retry_after(resp: requests.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _rate_limited_403(resp: requests.Response) -> bool:

@@ -30,7 +30,7 @@ import re
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
@@ -46,7 +46,7 @@ ROWS_PER_CHUNK = 50_000
 ID_SEPARATOR = "/"  # meeting_id = UID + "/" + RECURRENCE-ID for occurrences of a series
 CACHE_GROUPS = 20_000  # expanded series remembered per process
 
-_CACHE: "OrderedDict[bytes, list[tuple]]" = OrderedDict()
+_CACHE: OrderedDict[bytes, list[tuple]] = OrderedDict()
 
 
 def _remember(key: bytes, rows: list[tuple]) -> None:
@@ -54,10 +54,11 @@ def _remember(key: bytes, rows: list[tuple]) -> None:
     if len(_CACHE) > CACHE_GROUPS:
         _CACHE.popitem(last=False)
 
-_COMPONENT = re.compile(rb"^BEGIN:(VEVENT|VTIMEZONE)[ \t]*\r?$", re.M)
+_COMPONENT = re.compile(rb"^BEGIN:(VEVENT|VTIMEZONE)[ \t]*\r?$", re.MULTILINE)
 _UNFOLD = re.compile(r"\r?\n[ \t]")
 _PARAM = re.compile(r';([A-Za-z0-9-]+)=((?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*)')
-_CAL_PROP = re.compile(rb"^(X-WR-TIMEZONE|METHOD|CALSCALE)(?:;[^:\r\n]*)?:([^\r\n]*)", re.M | re.I)
+_CAL_PROP = re.compile(rb"^(X-WR-TIMEZONE|METHOD|CALSCALE)(?:;[^:\r\n]*)?:([^\r\n]*)",
+                       re.MULTILINE | re.IGNORECASE)
 _TEXT_ESC = re.compile(r"\\([\\;,nN])")
 _TIME_PROPS = frozenset(("DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE",
                          "RECURRENCE-ID"))
@@ -66,7 +67,7 @@ _RAW_SAFE = _TIME_PROPS | {"UID", "SEQUENCE", "STATUS", "BEGIN", "END"}
 _EPOCH = datetime(1970, 1, 1)
 _UTC_ZONE = ZoneInfo("UTC")  # what icalendar gives a "Z" time
 _US = timedelta(microseconds=1)
-_UTC = timezone.utc
+_UTC = UTC
 
 
 class EventError(ValueError):
@@ -104,7 +105,8 @@ class EventData:
     summary: str | None = None
     private: bool = False
     organizer: tuple | None = None  # (address, name, domain, internal, hashed)
-    attendees: list[tuple] = field(default_factory=list)  # (addr, name, partstat, role, domain, internal, hashed)
+    # (address, name, partstat, role, domain, is_internal, is_hashed) per ATTENDEE
+    attendees: list[tuple] = field(default_factory=list)
     _columns: tuple | None = None
 
     def attendee_columns(self, organizer: str | None) -> tuple:
@@ -237,7 +239,7 @@ def _dt(prop: Prop, zone=None):
         return dt
     try:
         dt = vDDDTypes.from_ical(value, timezone=tzid) if tzid else vDDDTypes.from_ical(value)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         raise EventError(f"{prop.name}: {prop.value[:60]!r} is not a valid date or time "
                          f"({exc})") from None
     if tzid and isinstance(dt, datetime) and dt.tzinfo is None and not _known_tzid(tzid):
@@ -272,7 +274,7 @@ def build_event(ev: EventData, zone=None):
     if "DURATION" in p and "DTEND" not in p:
         try:
             e["DURATION"] = vDuration(vDuration.from_ical(p["DURATION"][0].value.strip()))
-        except Exception:
+        except Exception:  # noqa: BLE001
             raise EventError(f"DURATION: {p['DURATION'][0].value[:40]!r} is not a duration") \
                 from None
     if "RRULE" in p:
@@ -280,7 +282,7 @@ def build_event(ev: EventData, zone=None):
         for prop in p["RRULE"]:
             try:
                 rules.append(vRecur.from_ical(prop.value.strip()))
-            except Exception:
+            except Exception:  # noqa: BLE001
                 raise EventError(f"RRULE: {prop.value[:80]!r} is not a recurrence rule") from None
         e["RRULE"] = rules[0] if len(rules) == 1 else rules
     for name in ("EXDATE", "RDATE"):
@@ -292,7 +294,7 @@ def build_event(ev: EventData, zone=None):
                 try:
                     dts = vDDDLists.from_ical(value, timezone=tzid) if tzid else \
                         vDDDLists.from_ical(value)
-                except Exception:
+                except Exception:  # noqa: BLE001
                     raise EventError(f"{name}: {value[:60]!r} is not a list of dates") from None
                 if zone is not None:
                     dts = [d.astimezone(zone) if _is_utc(d) else d for d in dts]
@@ -323,7 +325,7 @@ def single_span(ev: EventData, zone=None):
 
         try:
             duration = vDuration.from_ical(p["DURATION"][0].value.strip())
-        except Exception:
+        except Exception:  # noqa: BLE001
             raise EventError(f"DURATION: {p['DURATION'][0].value[:40]!r} is not a duration") \
                 from None
         if not isinstance(start, datetime) and duration.seconds:
@@ -516,7 +518,7 @@ class CalendarReader:
                 self.reject(data, off, "truncated: VEVENT without END:VEVENT")
         try:
             register_timezones(sc.vtimezones)
-        except Exception as exc:  # a broken VTIMEZONE: events using it are rejected below
+        except Exception as exc:  # noqa: BLE001 (a bad VTIMEZONE: its events are rejected)
             log.warning("calendar %s: VTIMEZONE not readable: %s", task.key, exc)
         method = sc.props.get("METHOD", "").upper()
         x_wr = _zone(sc.props.get("X-WR-TIMEZONE") or None)
@@ -598,7 +600,7 @@ class CalendarReader:
                         i, ev = by_component[id(comp)]
                         rid = comp["RECURRENCE-ID"].dt if "RECURRENCE-ID" in comp else occ.start
                         occurrences.append((i, ev, occ.start, occ.end, rid))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001
                 self.reject(data, events[0][1].offset, f"recurrence of UID {uid[:80]!r} cannot "
                             f"be computed: {type(exc).__name__}: {exc}")
                 return []
@@ -641,8 +643,6 @@ class CalendarReader:
     def _emit(self, rows: list[tuple], blocks: list[tuple[int, int]]) -> None:
         if not rows:
             return
-        c = self.meetings.cols
-        a = self.attendees.cols
         calendar = self.task.calendar
         origins = [f"{self.task.key}@{start}" for start, _ in blocks]
         (m_id, m_uid, m_rid, m_cal, m_sum, m_start, m_end, m_allday, m_status, m_org, m_seq,
@@ -707,7 +707,7 @@ class CalendarReader:
         return out
 
 
-_UID_LINE = re.compile(rb"^UID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.M)
+_UID_LINE = re.compile(rb"^UID[;:][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.MULTILINE)
 
 
 def _uid_of(data: bytes, start: int, stop: int) -> bytes:
@@ -743,7 +743,7 @@ def run_task(task: CalendarTask, config: PrivacyConfig, source: str) -> list[tup
     reader = CalendarReader(task, Privacy(config), source)
     try:
         return reader.read(task.path)
-    except Exception as exc:  # one calendar never stops a run
+    except Exception as exc:  # noqa: BLE001 (one calendar never stops a run)
         log.warning("calendar: %s failed: %s", task.key, exc)
         reader.meetings = Columns(MEETING)
         reader.attendees = Columns(ATTENDEE)

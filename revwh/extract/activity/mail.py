@@ -7,8 +7,12 @@ import logging
 from pathlib import Path
 
 from revwh.extract.activity import mailfiles as MF
-from revwh.extract.activity.parallel import (SMALL_INPUT_BYTES, default_workers, ordered_map,
-                                             worker_pool)
+from revwh.extract.activity.parallel import (
+    SMALL_INPUT_BYTES,
+    default_workers,
+    ordered_map,
+    worker_pool,
+)
 from revwh.extract.activity.privacy import PrivacyConfig
 from revwh.extract.activity.tables import EMAIL, MEETING, REJECTS, Rejects
 from revwh.raw.landing import LandResult, land_stream, pipeline_state

@@ -131,7 +131,7 @@ def maildir_messages(path: Path) -> dict[str, str]:
 
 # -- hashing and mbox boundaries -----------------------------------------------------------------
 def sha256_file(path: Path, start: int = 0, end: int | None = None,
-                h: "hashlib._Hash | None" = None) -> "hashlib._Hash":
+                h: hashlib._Hash | None = None) -> hashlib._Hash:
     h = h or hashlib.sha256()
     with path.open("rb") as f:
         f.seek(start)
@@ -350,7 +350,8 @@ def _split_region(data: bytes, base: int, at_eof: bool):
         i = stop
 
 
-def _finish(header: bytes | None, problem: str | None, tail: bytes) -> tuple[bytes | None, str | None]:
+def _finish(header: bytes | None, problem: str | None,
+            tail: bytes) -> tuple[bytes | None, str | None]:
     if header is not None or problem is not None:
         return header, problem
     # no empty line in the message: headers only if the message ends cleanly, else truncated
@@ -408,7 +409,7 @@ def run_task(task: MailTask, config: PrivacyConfig, source: str) -> list[tuple[s
                     rows.reject(origin, None, problem or "unreadable message")
                 else:
                     rows.add_block(block, task.mailbox, origin)
-    except Exception as exc:  # one file never stops a run: the rest of it becomes one reject
+    except Exception as exc:  # noqa: BLE001 (one file never stops a run)
         log.warning("mail: %s failed: %s", task.key, exc)
         rejects = Rejects(source)
         rejects.add(EMAIL, task.key, None, f"file could not be read: {type(exc).__name__}: {exc}",

@@ -5,7 +5,7 @@ The calendar files have their own, faster path (icsfiles); both apply the same p
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 
@@ -23,7 +23,7 @@ def to_us(value: datetime | date | None) -> int | None:
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     elif value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return int((value - _EPOCH).total_seconds() * 1_000_000)
 
 
@@ -32,7 +32,7 @@ def rid_string(value: datetime | date) -> str:
         return value.strftime("%Y%m%d")
     if value.tzinfo is None:
         return value.strftime("%Y%m%dT%H%M%S")
-    return value.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def meeting_id(uid: str, original_start: datetime | date | None) -> tuple[str, str | None]:

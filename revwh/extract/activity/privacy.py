@@ -33,7 +33,7 @@ class PrivacyConfig:
     address_hash_key: str = ""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "PrivacyConfig":
+    def from_settings(cls, settings: Settings) -> PrivacyConfig:
         return cls(company_domains=tuple(d.lower().lstrip("@") for d in settings.company_domains),
                    subject_mode=settings.subject_mode,
                    hash_external_addresses=settings.hash_external_addresses,

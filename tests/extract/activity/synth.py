@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BODY_MARKER = "SYNTHETIC-BODY-7f3a"
@@ -23,7 +23,7 @@ def write_mbox(path: Path, messages: int, seed: int = 1) -> int:
     rng = random.Random(seed)
     people = [f"{rng.choice(_NAMES)} <rep{i}@northpeak.io>" for i in range(40)] + \
              [f"{rng.choice(_NAMES)} <buyer{i}@customer{i % 50}.com>" for i in range(400)]
-    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
     body = f"Hi,\n\n{BODY_MARKER} let us talk about the offer.\n\nRegards\n"
     recipients = 0
     out = []

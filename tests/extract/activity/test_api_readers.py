@@ -10,8 +10,16 @@ import pytest
 from revwh.extract.activity import extract_gmail, extract_google_calendar, extract_graph
 from revwh.extract.activity.http import ApiError
 
-from .fake_apis import (API_BODY_MARKER, CLIENT_SECRET, TOKEN, FakeServer, GmailApp,
-                        GoogleCalendarApp, GraphApp, Throttle)
+from .fake_apis import (
+    API_BODY_MARKER,
+    CLIENT_SECRET,
+    TOKEN,
+    FakeServer,
+    GmailApp,
+    GoogleCalendarApp,
+    GraphApp,
+    Throttle,
+)
 
 DAY = "2024-06-01"
 
@@ -50,7 +58,7 @@ def test_graph_delta_paging_throttling_and_resync(home, monkeypatch):
     app.throttle = Throttle("messages/delta", times=1, retry_after="1")
     s = home.settings()
     with FakeServer(app) as server:
-        kw = dict(base_url=f"{server.url}/v1.0", token=TOKEN, folders=["inbox"])
+        kw = {"base_url": f"{server.url}/v1.0", "token": TOKEN, "folders": ["inbox"]}
         started = time.monotonic()
         first = extract_graph(s, DAY, mailboxes=["alice@northpeak.io", "ghost@northpeak.io"], **kw)
         assert time.monotonic() - started >= 1.0  # Retry-After was honoured
@@ -126,7 +134,7 @@ def test_gmail_metadata_history_and_expired_history(home):
     app.throttle = Throttle("/messages/g2", times=1, retry_after="1")
     s = home.settings()
     with FakeServer(app) as server:
-        kw = dict(base_url=server.url, token=TOKEN, users=["me"])
+        kw = {"base_url": server.url, "token": TOKEN, "users": ["me"]}
         first = extract_gmail(s, DAY, **kw)
         assert first.rows == {"activity_email": 3, "activity_email_recipient": 6}
         assert set(app.formats) == {"metadata"} and 429 in server.statuses("/messages/g2")
@@ -171,7 +179,7 @@ def test_google_calendar_sync_token_and_410(home):
     app.throttle = Throttle("/events", times=1, retry_after="0")
     s = home.settings()
     with FakeServer(app) as server:
-        kw = dict(base_url=f"{server.url}/calendar/v3", token=TOKEN, calendars=["primary"])
+        kw = {"base_url": f"{server.url}/calendar/v3", "token": TOKEN, "calendars": ["primary"]}
         first = extract_google_calendar(s, DAY, **kw)
         assert first.rows == {"activity_meeting": 4, "activity_meeting_attendee": 6}
         rows = home.query("select meeting_id, starts_at, ends_at, is_all_day, summary, timezone "
