@@ -46,7 +46,7 @@ WIN_LOGIT = {
     "critical_event_within_120d": 1.0,
     "rep_response_over_24h": -1.1,
     "log_rep_skill": 0.6,
-    "natural_close_quarter": {"Q1": 0.0, "Q2": 0.0, "Q3": -0.25, "Q4": 0.45},
+    "natural_close_quarter": {"Q1": 0.0, "Q2": 0.0, "Q3": -0.3, "Q4": 0.6},
 }
 VERIFIER_CYCLE_DAYS = {"SMB": 5.0, "Mid-Market": 9.0, "Enterprise": 15.0}  # / rep skill
 CRITICAL_EVENT_SPEEDUP = 0.75
