@@ -12,5 +12,11 @@ from .constants import DEMO_AS_OF, DEMO_COMPANY_DOMAIN, GENERATOR_VERSION
 from .generator import generate
 from .naming import api_name, snake_name
 
-__all__ = ["generate", "DEMO_AS_OF", "DEMO_COMPANY_DOMAIN", "GENERATOR_VERSION", "api_name",
-           "snake_name"]
+__all__ = [
+    "DEMO_AS_OF",
+    "DEMO_COMPANY_DOMAIN",
+    "GENERATOR_VERSION",
+    "api_name",
+    "generate",
+    "snake_name",
+]

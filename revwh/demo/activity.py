@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from itertools import accumulate, chain
 from datetime import date, datetime, timedelta
-
-import math
+from itertools import accumulate, chain
 
 import numpy as np
 
@@ -18,7 +17,7 @@ from .deals import Opp
 from .leads import Leads
 from .rand import Rand
 from .seeds import SalesProcess
-from .timeutil import DAY, HOUR, local_to_utc, offset_table, utc_to_local
+from .timeutil import DAY, HOUR, local_to_utc, offset_table
 from .world import World, local_part
 
 AS_OF_TS = AS_OF_DAY * DAY
@@ -41,8 +40,12 @@ P_MEETING_PER_JOB = 0.9
 P_SECOND_MEETING = 0.7
 P_MEETING_CANCELLED = 0.06
 P_BUYER_ORGANIZER = 0.15
-PARTSTAT_EXTERNAL = (("ACCEPTED", 0.75), ("TENTATIVE", 0.1), ("DECLINED", 0.08),
-                     ("NEEDS-ACTION", 0.07))
+PARTSTAT_EXTERNAL = (
+    ("ACCEPTED", 0.75),
+    ("TENTATIVE", 0.1),
+    ("DECLINED", 0.08),
+    ("NEEDS-ACTION", 0.07),
+)
 
 
 @dataclass
@@ -59,8 +62,16 @@ class People:
     n_users: int
     n_contacts: int
 
-    def add(self, email: str, name: str, first: str, tz: int, account: int = -1, lead: int = -1,
-            internal: bool = False) -> int:
+    def add(
+        self,
+        email: str,
+        name: str,
+        first: str,
+        tz: int,
+        account: int = -1,
+        lead: int = -1,
+        internal: bool = False,
+    ) -> int:
         self.email.append(email)
         self.name.append(name)
         self.first.append(first)
@@ -89,7 +100,9 @@ def build_people(w: World, leads: Leads) -> tuple[People, list[int]]:
         contact=[-1] * nu + list(range(nc)),
         user=list(range(nu)) + [-1] * nc,
         lead=[-1] * (nu + nc),
-        n_users=nu, n_contacts=nc)
+        n_users=nu,
+        n_contacts=nc,
+    )
     known = {e.lower() for e in p.email}
     lead_pid = []
     for i in range(len(leads)):
@@ -97,8 +110,9 @@ def build_people(w: World, leads: Leads) -> tuple[People, list[int]]:
             lead_pid.append(-1)
             continue
         tz = tzi[vocab.REGION_TZ[leads.region[i]][0][0]]
-        lead_pid.append(p.add(leads.email[i], f"{leads.first[i]} {leads.last[i]}", leads.first[i],
-                              tz, lead=i))
+        lead_pid.append(
+            p.add(leads.email[i], f"{leads.first[i]} {leads.last[i]}", leads.first[i], tz, lead=i)
+        )
     return p, lead_pid
 
 
@@ -115,8 +129,9 @@ class DayOffsets:
             self.table.append(offs[np.clip(pos, 0, len(offs) - 1)].tolist())
         self.arrays = [np.array(t, dtype=np.int64) for t in self.table]
 
-    def biz_vec(self, days: np.ndarray, tz: int, u: np.ndarray, lo: float = 8.0,
-                hi: float = 18.0) -> np.ndarray:
+    def biz_vec(
+        self, days: np.ndarray, tz: int, u: np.ndarray, lo: float = 8.0, hi: float = 18.0
+    ) -> np.ndarray:
         """Vectorised business-hours instants (weekend days move to Monday)."""
         wd = (days + 3) % 7
         days = days + np.where(wd >= 5, 7 - wd, 0)
@@ -176,8 +191,23 @@ class Threads:
             return t
         return tuple(people)
 
-    def add(self, start, end, opp, account, subject, kind, init_side, n, resp_a, resp_b, flip,
-            side_a, side_b, passive=()) -> None:
+    def add(
+        self,
+        start,
+        end,
+        opp,
+        account,
+        subject,
+        kind,
+        init_side,
+        n,
+        resp_a,
+        resp_b,
+        flip,
+        side_a,
+        side_b,
+        passive=(),
+    ) -> None:
         self.start.append(int(start))
         self.end.append(int(end))
         self.opp.append(opp)
@@ -193,8 +223,23 @@ class Threads:
         self.side_b.append(self.side(side_b))
         self.passive.append(self.side(passive) if passive else ())
 
-    def extend(self, start, end, opp, account, subj_ids, kind, init_side, n, resp_a, resp_b, flip,
-               side_a, side_b, passive) -> None:
+    def extend(
+        self,
+        start,
+        end,
+        opp,
+        account,
+        subj_ids,
+        kind,
+        init_side,
+        n,
+        resp_a,
+        resp_b,
+        flip,
+        side_a,
+        side_b,
+        passive,
+    ) -> None:
         """Add many threads at once (numeric columns as lists; sides already tuples)."""
         self.start.extend(start)
         self.end.extend(end)
@@ -225,6 +270,7 @@ class Threads:
 @dataclass
 class Emails:
     """One row per message (numpy arrays), plus thread-level participants."""
+
     thread: np.ndarray
     pos: np.ndarray
     time: np.ndarray
@@ -252,8 +298,10 @@ class Emails:
         """Message-ID (without angle brackets) of every message; built on first use."""
         if self._msgid is None:
             host = self.hosts
-            self._msgid = [f"{tk:015x}.{i:x}@{host[s]}" for i, (tk, s)
-                           in enumerate(zip(self.tok.tolist(), self.sender.tolist()))]
+            self._msgid = [
+                f"{tk:015x}.{i:x}@{host[s]}"
+                for i, (tk, s) in enumerate(zip(self.tok.tolist(), self.sender.tolist()))
+            ]
         return self._msgid
 
 
@@ -277,14 +325,22 @@ def build_messages(th: Threads, people: People, gen: np.random.Generator) -> Ema
     flip = gen.random(M) < np.frombuffer(th.flip, dtype=np.float64)[tid]
     flip[pos == 0] = False
     cs = np.cumsum(flip)
-    side = (np.frombuffer(th.init_side, dtype=np.int8).astype(np.int64)[tid] + cs - cs[first[tid]]) % 2
+    side = (
+        np.frombuffer(th.init_side, dtype=np.int8).astype(np.int64)[tid] + cs - cs[first[tid]]
+    ) % 2
     z = gen.standard_normal(M)
     u = gen.random(M)
     resp_a = np.frombuffer(th.resp_a, dtype=np.float64)[tid]
     resp_b = np.frombuffer(th.resp_b, dtype=np.float64)[tid]
-    gap_h = np.where(flip & (side == 0), resp_a * np.exp(REP_REPLY_SIGMA * z),
-                     np.where(flip & (side == 1), resp_b * np.exp(BUYER_REPLY_SIGMA * z),
-                              FOLLOW_UP_HOURS[0] + u * (FOLLOW_UP_HOURS[1] - FOLLOW_UP_HOURS[0])))
+    gap_h = np.where(
+        flip & (side == 0),
+        resp_a * np.exp(REP_REPLY_SIGMA * z),
+        np.where(
+            flip & (side == 1),
+            resp_b * np.exp(BUYER_REPLY_SIGMA * z),
+            FOLLOW_UP_HOURS[0] + u * (FOLLOW_UP_HOURS[1] - FOLLOW_UP_HOURS[0]),
+        ),
+    )
     gap = np.maximum(120, (gap_h * HOUR).astype(np.int64))
     gap[pos == 0] = 0
     cg = np.cumsum(gap)
@@ -303,13 +359,30 @@ def build_messages(th: Threads, people: People, gen: np.random.Generator) -> Ema
     u3 = gen.random(M)
     size = np.where(side == 0, la, lb)
     idx = np.where(u2 < 0.8, 0, np.minimum(size - 1, (u3 * size).astype(np.int64)))
-    sender = np.where(side == 0, a_dat[np.minimum(a_ptr[tid] + idx, len(a_dat) - 1)],
-                      b_dat[np.minimum(b_ptr[tid] + idx, max(len(b_dat) - 1, 0))] if len(b_dat) else 0)
+    sender = np.where(
+        side == 0,
+        a_dat[np.minimum(a_ptr[tid] + idx, len(a_dat) - 1)],
+        b_dat[np.minimum(b_ptr[tid] + idx, max(len(b_dat) - 1, 0))] if len(b_dat) else 0,
+    )
     tok = gen.integers(0, 1 << 60, size=M)
     host = ["mail." + e.rsplit("@", 1)[1].lower() for e in people.email]
-    return Emails(thread=tid, pos=pos, time=t, side=side, sender=sender, first=first, tok=tok,
-                  hosts=host, threads=th, a_ptr=a_ptr, a_dat=a_dat, b_ptr=b_ptr, b_dat=b_dat, p_ptr=p_ptr,
-                  p_dat=p_dat)
+    return Emails(
+        thread=tid,
+        pos=pos,
+        time=t,
+        side=side,
+        sender=sender,
+        first=first,
+        tok=tok,
+        hosts=host,
+        threads=th,
+        a_ptr=a_ptr,
+        a_dat=a_dat,
+        b_ptr=b_ptr,
+        b_dat=b_dat,
+        p_ptr=p_ptr,
+        p_dat=p_dat,
+    )
 
 
 # ---- meetings ---------------------------------------------------------------------------------
@@ -360,14 +433,29 @@ class Meeting:
             if i in ex:
                 continue
             orig = self.local_start(i)
-            out.append((i, orig, self.moved.get(i, orig),
-                        "CANCELLED" if (i in canc or self.status == "CANCELLED") else self.status))
+            out.append(
+                (
+                    i,
+                    orig,
+                    self.moved.get(i, orig),
+                    "CANCELLED" if (i in canc or self.status == "CANCELLED") else self.status,
+                )
+            )
         return out
 
 
 class ActivityBuilder:
-    def __init__(self, w: World, proc: SalesProcess, opps: list[Opp], leads: Leads,
-                 people: People, lead_pid: list[int], scale: float, rng: Rand):
+    def __init__(
+        self,
+        w: World,
+        proc: SalesProcess,
+        opps: list[Opp],
+        leads: Leads,
+        people: People,
+        lead_pid: list[int],
+        scale: float,
+        rng: Rand,
+    ):
         self.w, self.proc, self.opps, self.leads = w, proc, opps, leads
         self.people, self.lead_pid, self.scale, self.rng = people, lead_pid, scale, rng
         self.th = Threads()
@@ -402,8 +490,19 @@ class ActivityBuilder:
         r = self._short_cache.get(a)
         if r is None:
             r = name = self.w.a_name[a]
-            for suffix in ("Inc.", "LLC", "Corp.", "Ltd", "GmbH", "AG", "SAS", "AB", "Pte Ltd",
-                           "Pty Ltd", "K.K."):
+            for suffix in (
+                "Inc.",
+                "LLC",
+                "Corp.",
+                "Ltd",
+                "GmbH",
+                "AG",
+                "SAS",
+                "AB",
+                "Pte Ltd",
+                "Pty Ltd",
+                "K.K.",
+            ):
                 if name.endswith(" " + suffix):
                     r = name[: -len(suffix) - 1]
                     break
@@ -438,14 +537,22 @@ class ActivityBuilder:
         if end <= start:
             return
         days = (end - start) / DAY
-        rate = THREAD_RATE_PER_DAY[o.segment] * (RENEWAL_THREAD_FACTOR if o.type == "Renewal" else 1.0)
+        rate = THREAD_RATE_PER_DAY[o.segment] * (
+            RENEWAL_THREAD_FACTOR if o.type == "Renewal" else 1.0
+        )
         T = max(1, rng.poisson(days * rate))
         k = len(o.stakeholders)
         stk = o.stakeholders
         resp_b = BUYER_RESPONSE_MEDIAN_HOURS * rng.lognormal(0.0, 0.4)
         short = self._short(o.account)
         mgr = w.u_manager[o.owner]
-        buyer_first = o.lead_source in ("Inbound", "Referral", "Event", "Partner", "Existing Customer")
+        buyer_first = o.lead_source in (
+            "Inbound",
+            "Referral",
+            "Event",
+            "Partner",
+            "Existing Customer",
+        )
         U = rng.gen.random((T, 10))
         subjects = vocab.EMAIL_SUBJECTS_DEAL
         n_subj = len(subjects)
@@ -464,8 +571,12 @@ class ActivityBuilder:
         if o.type == "Renewal":
             sj[U[:, 8] < 0.5] = n_subj
         sjl = sj.tolist()
-        sub_ids = {j: sid(subjects[j].format(account=short) if j < n_subj
-                          else f"Renewal terms for {short}") for j in sorted(set(sjl))}
+        sub_ids = {
+            j: sid(
+                subjects[j].format(account=short) if j < n_subj else f"Renewal terms for {short}"
+            )
+            for j in sorted(set(sjl))
+        }
         th.start.extend(t0.tolist())
         th.end.extend([end] * T)
         th.opp.extend([o.idx] * T)
@@ -494,7 +605,7 @@ class ActivityBuilder:
                     j = i
                 else:
                     j = int(u[0] * k)
-                if i >= k and k > 1 and u[1] < 0.35 and int(u[2] * k) != j:
+                if i >= k > 1 and u[1] < 0.35 and int(u[2] * k) != j:
                     buyers = [stk[j], stk[int(u[2] * k)]]
                     side_b = one([nu + c if c_dup[c] < 0 else self._addr(c) for c in buyers])
                 elif has_dup and c_dup[stk[j]] >= 0:
@@ -511,9 +622,21 @@ class ActivityBuilder:
             p_app(ppc if u[9] < 0.5 else ())
         if o.partner_contact >= 0:
             t0p = max(o.created - int(rng.uniform(1, 10) * DAY), HISTORY_START_DAY * DAY)
-            self.th.add(t0p, min(o.created + 3 * DAY, AS_OF_TS), o.idx, o.account,
-                        f"Referral: {short}", K_PARTNER, 1, self._n_msgs(2), 6.0, 12.0, 0.9,
-                        [o.owner], [pc])
+            self.th.add(
+                t0p,
+                min(o.created + 3 * DAY, AS_OF_TS),
+                o.idx,
+                o.account,
+                f"Referral: {short}",
+                K_PARTNER,
+                1,
+                self._n_msgs(2),
+                6.0,
+                12.0,
+                0.9,
+                [o.owner],
+                [pc],
+            )
 
     def _meeting_at(self, ts: int, tz: str, lo_h: int = 9, hi_h: int = 17) -> datetime:
         """A business-hours local start on the (working) day of ``ts`` in ``tz``."""
@@ -536,7 +659,9 @@ class ActivityBuilder:
 
     def _partstat(self) -> str:
         cum = self._partstat_cum
-        return PARTSTAT_EXTERNAL[min(len(cum) - 1, bisect_right(cum, self.rng.random() * cum[-1]))][0]
+        return PARTSTAT_EXTERNAL[min(len(cum) - 1, bisect_right(cum, self.rng.random() * cum[-1]))][
+            0
+        ]
 
     def _deal_meetings(self, o: Opp) -> None:
         rng, w, proc = self.rng, self.w, self.proc
@@ -546,17 +671,26 @@ class ActivityBuilder:
         plan: list[tuple[int, str, list[int], bool, bool]] = []  # (ts, summary, buyers, se, mgr)
         first = o.created + int(rng.uniform(1.0, 6.0) * DAY)
         if o.type == "Renewal":
-            plan.append((o.created + int((end - o.created) * rng.uniform(0.2, 0.6)),
-                         "Renewal review", o.stakeholders[:2], False, False))
+            plan.append(
+                (
+                    o.created + int((end - o.created) * rng.uniform(0.2, 0.6)),
+                    "Renewal review",
+                    o.stakeholders[:2],
+                    False,
+                    False,
+                )
+            )
         else:
-            plan.append((first, "Discovery call", o.stakeholders[:min(k, 2)], False, False))
+            plan.append((first, "Discovery call", o.stakeholders[: min(k, 2)], False, False))
             n_jobs = len(proc.jobs)
             for j in range(1, n_jobs):
                 if j >= len(o.job_start) or rng.random() >= P_MEETING_PER_JOB:
                     continue
                 ts = o.job_start[j] + int(rng.uniform(0.0, 3.0) * DAY)
                 title = vocab.MEETING_DEAL[min(j + 1, len(vocab.MEETING_DEAL) - 1)]
-                buyers = [o.stakeholders[x] for x in range(k) if rng.random() < 0.6] or [o.stakeholders[0]]
+                buyers = [o.stakeholders[x] for x in range(k) if rng.random() < 0.6] or [
+                    o.stakeholders[0]
+                ]
                 plan.append((ts, title, buyers, j in (2, 3, 4) and o.se >= 0, j == n_jobs - 1))
                 if rng.random() < P_SECOND_MEETING and j + 1 < len(o.job_start):
                     ts2 = ts + int((o.job_start[j + 1] - ts) * rng.uniform(0.3, 0.9))
@@ -576,12 +710,26 @@ class ActivityBuilder:
     def _attendees(self, buyers: list[int], internal: list[int]) -> list[tuple[int, str, str]]:
         att = [(u, "ACCEPTED", "REQ-PARTICIPANT") for u in internal]
         for c in buyers:
-            att.append((self._addr(c), self._partstat(),
-                        "REQ-PARTICIPANT" if self.rng.random() < 0.85 else "OPT-PARTICIPANT"))
+            att.append(
+                (
+                    self._addr(c),
+                    self._partstat(),
+                    "REQ-PARTICIPANT" if self.rng.random() < 0.85 else "OPT-PARTICIPANT",
+                )
+            )
         return att
 
-    def _customer_meeting(self, o: Opp, ts: int, title: str, buyers: list[int], with_se: bool,
-                          with_mgr: bool, rep_tz: str, end: int) -> None:
+    def _customer_meeting(
+        self,
+        o: Opp,
+        ts: int,
+        title: str,
+        buyers: list[int],
+        with_se: bool,
+        with_mgr: bool,
+        rep_tz: str,
+        end: int,
+    ) -> None:
         rng, w = self.rng, self.w
         internal = [o.owner]
         if with_se:
@@ -600,11 +748,20 @@ class ActivityBuilder:
         start, start_utc = self._meeting_at2(ts, tz)
         if start_utc >= min(end, AS_OF_TS):
             return
-        m = Meeting(uid=self._uid(host), summary=f"{self._short(o.account)} / Northpeak: {title}",
-                    organizer=organizer, attendees=att, tz=tz, start=start,
-                    minutes=rng.pick((30, 30, 45, 60)), created=ts - int(rng.uniform(1, 7) * DAY),
-                    opp=o.idx, account=o.account, kind="deal",
-                    location="Zoom" if rng.random() < 0.7 else "Google Meet")
+        m = Meeting(
+            uid=self._uid(host),
+            summary=f"{self._short(o.account)} / Northpeak: {title}",
+            organizer=organizer,
+            attendees=att,
+            tz=tz,
+            start=start,
+            minutes=rng.pick((30, 30, 45, 60)),
+            created=ts - int(rng.uniform(1, 7) * DAY),
+            opp=o.idx,
+            account=o.account,
+            kind="deal",
+            location="Zoom" if rng.random() < 0.7 else "Google Meet",
+        )
         if rng.random() < P_MEETING_CANCELLED:
             m.status, m.sequence = "CANCELLED", 1
         self.meetings.append(m)
@@ -613,12 +770,25 @@ class ActivityBuilder:
         rng = self.rng
         count = min(8, weeks)
         start = self._meeting_at(s + 2 * DAY, tz)
-        m = Meeting(uid=self._uid(), summary=f"{self._short(o.account)} pilot check-in",
-                    organizer=o.owner,
-                    attendees=self._attendees(o.stakeholders[:3], [o.owner] + ([o.se] if o.se >= 0 else [])),
-                    tz=tz, start=start, minutes=30, created=s, opp=o.idx, account=o.account,
-                    kind="deal", freq="WEEKLY", count=count, use_until=rng.random() < 0.5,
-                    location="Zoom")
+        m = Meeting(
+            uid=self._uid(),
+            summary=f"{self._short(o.account)} pilot check-in",
+            organizer=o.owner,
+            attendees=self._attendees(
+                o.stakeholders[:3], [o.owner] + ([o.se] if o.se >= 0 else [])
+            ),
+            tz=tz,
+            start=start,
+            minutes=30,
+            created=s,
+            opp=o.idx,
+            account=o.account,
+            kind="deal",
+            freq="WEEKLY",
+            count=count,
+            use_until=rng.random() < 0.5,
+            location="Zoom",
+        )
         # a closed deal's series does not run past the close
         while m.count > 1 and local_to_utc(m.local_start(m.count - 1), tz) >= end and o.closed:
             m.count -= 1
@@ -684,13 +854,22 @@ class ActivityBuilder:
             nm = np.minimum(11, 1 + (np.log(1.0 - U[:, 7]) / self._log_q).astype(np.int64)).tolist()
             t0 = (s + (U[:, 0] * (e - s)).astype(np.int64)).tolist()
             sids = [th.subject_id(x) for x in subjects]
-            th.extend(t0, [AS_OF_TS] * n, [-1] * n, [a] * n,
-                      [sids[j] for j in (U[:, 5] * len(subjects)).astype(np.int64).tolist()],
-                      [K_ACCOUNT] * n, (U[:, 6] < 0.6).astype(np.int64).tolist(), nm,
-                      [8.0] * n, [20.0] * n, [0.9] * n,
-                      [one([csm]) if u4 < 0.7 else one([owner]) for u4 in U[:, 4].tolist()],
-                      [self._buyers_side(contacts, nc, u1, u2, u3) for u1, u2, u3 in U[:, 1:4].tolist()],
-                      [()] * n)
+            th.extend(
+                t0,
+                [AS_OF_TS] * n,
+                [-1] * n,
+                [a] * n,
+                [sids[j] for j in (U[:, 5] * len(subjects)).astype(np.int64).tolist()],
+                [K_ACCOUNT] * n,
+                (U[:, 6] < 0.6).astype(np.int64).tolist(),
+                nm,
+                [8.0] * n,
+                [20.0] * n,
+                [0.9] * n,
+                [one([csm]) if u4 < 0.7 else one([owner]) for u4 in U[:, 4].tolist()],
+                [self._buyers_side(contacts, nc, u1, u2, u3) for u1, u2, u3 in U[:, 1:4].tolist()],
+                [()] * n,
+            )
 
     def _buyers_side(self, contacts, nc, u1, u2, u3) -> tuple[int, ...]:
         nu = self.people.n_users
@@ -733,11 +912,23 @@ class ActivityBuilder:
                 tz = w.u_tz[csm]
                 start = self._meeting_at(q0, tz)
                 start = start.replace(day=min(start.day, 28))
-                m = Meeting(uid=self._uid(), summary=f"{self._short(a)} quarterly business review",
-                            organizer=csm, attendees=self._attendees(contacts[:2], [csm, owner]),
-                            tz=tz, start=start, minutes=60, created=q0 - 10 * DAY, account=a,
-                            kind="account", freq="MONTHLY" if n > 1 else "", interval=3,
-                            count=n, use_until=rng.random() < 0.5, location="Zoom")
+                m = Meeting(
+                    uid=self._uid(),
+                    summary=f"{self._short(a)} quarterly business review",
+                    organizer=csm,
+                    attendees=self._attendees(contacts[:2], [csm, owner]),
+                    tz=tz,
+                    start=start,
+                    minutes=60,
+                    created=q0 - 10 * DAY,
+                    account=a,
+                    kind="account",
+                    freq="MONTHLY" if n > 1 else "",
+                    interval=3,
+                    count=n,
+                    use_until=rng.random() < 0.5,
+                    location="Zoom",
+                )
                 if a in churn:  # the series stops at churn
                     while m.count > 1 and local_to_utc(m.local_start(m.count - 1), tz) >= churn[a]:
                         m.count -= 1
@@ -746,7 +937,6 @@ class ActivityBuilder:
                 if local_to_utc(start, tz) < churn.get(a, AS_OF_TS + 365 * DAY):
                     self._perturb_series(m)
                     self.meetings.append(m)
-
 
     # ---- internal --------------------------------------------------------------------------
     def _internal(self) -> None:
@@ -790,21 +980,49 @@ class ActivityBuilder:
                 keep_n.append(n_msg)
                 keep_s.append(sids[int(z * len(subjects))])
             k = len(keep_t0)
-            th.extend(keep_t0, [AS_OF_TS] * k, [-1] * k, [-1] * k, keep_s, [K_INTERNAL] * k,
-                      [0] * k, keep_n, [5.0] * k, [5.0] * k, [0.85] * k, [th.side([u])] * k,
-                      side_b_l, [()] * k)
+            th.extend(
+                keep_t0,
+                [AS_OF_TS] * k,
+                [-1] * k,
+                [-1] * k,
+                keep_s,
+                [K_INTERNAL] * k,
+                [0] * k,
+                keep_n,
+                [5.0] * k,
+                [5.0] * k,
+                [0.85] * k,
+                [th.side([u])] * k,
+                side_b_l,
+                [()] * k,
+            )
         mgr_subjects = ("Forecast call notes", "Commit review", "Hiring update")
         for mgr in w.managers:
             tz = self.tzi[w.u_tz[mgr]]
             weeks = (AS_OF_TS - t_start) / (7 * DAY)
             n = int(g.poisson(weeks * 0.8))
             U = g.random((n, 4))
-            days = HISTORY_START_DAY + (U[:, 0] * (AS_OF_DAY - HISTORY_START_DAY - 1)).astype(np.int64)
+            days = HISTORY_START_DAY + (U[:, 0] * (AS_OF_DAY - HISTORY_START_DAY - 1)).astype(
+                np.int64
+            )
             t0s = self.offsets.biz_vec(days, tz, U[:, 1]).tolist()
             nm = np.minimum(11, 1 + (np.log(1.0 - U[:, 2]) / lq).astype(np.int64)).tolist()
             for t0, n_msg, z in zip(t0s, nm, U[:, 3].tolist()):
-                th.add(t0, AS_OF_TS, -1, -1, mgr_subjects[int(z * 3)], K_INTERNAL, 0,
-                       n_msg, 6.0, 6.0, 0.85, [mgr], [w.vp])
+                th.add(
+                    t0,
+                    AS_OF_TS,
+                    -1,
+                    -1,
+                    mgr_subjects[int(z * 3)],
+                    K_INTERNAL,
+                    0,
+                    n_msg,
+                    6.0,
+                    6.0,
+                    0.85,
+                    [mgr],
+                    [w.vp],
+                )
 
     def _internal_meetings(self) -> None:
         rng, w = self.rng, self.w
@@ -821,57 +1039,116 @@ class ActivityBuilder:
                 d = first_day + timedelta(days=(0 - first_day.weekday()) % 7)  # Monday
                 start = datetime(d.year, d.month, d.day, 9, 30)
                 count = (date(year, 12, 18) - d).days // 7 + 1
-                m = Meeting(uid=self._uid(), summary=f"{w.u_region[mgr]} team weekly", organizer=mgr,
-                            attendees=[(x, "ACCEPTED" if rng.random() < 0.9 else "TENTATIVE",
-                                        "REQ-PARTICIPANT") for x in members],
-                            tz=tz, start=start, minutes=45, created=(d.toordinal() - 719163 - 7) * DAY,
-                            kind="internal", freq="WEEKLY", count=count, use_until=True)
+                m = Meeting(
+                    uid=self._uid(),
+                    summary=f"{w.u_region[mgr]} team weekly",
+                    organizer=mgr,
+                    attendees=[
+                        (x, "ACCEPTED" if rng.random() < 0.9 else "TENTATIVE", "REQ-PARTICIPANT")
+                        for x in members
+                    ],
+                    tz=tz,
+                    start=start,
+                    minutes=45,
+                    created=(d.toordinal() - 719163 - 7) * DAY,
+                    kind="internal",
+                    freq="WEEKLY",
+                    count=count,
+                    use_until=True,
+                )
                 self._perturb_series(m)
                 self.meetings.append(m)
                 for u in members:  # bi-weekly 1:1
                     d2 = d + timedelta(days=1 + rng.integers(3))
                     st = datetime(d2.year, d2.month, d2.day, rng.integers(10, 16), 0)
-                    m2 = Meeting(uid=self._uid(), summary=f"1:1 {w.u_first[u]} / {w.u_first[mgr]}",
-                                 organizer=mgr, attendees=[(u, "ACCEPTED", "REQ-PARTICIPANT")],
-                                 tz=tz, start=st, minutes=30,
-                                 created=(d.toordinal() - 719163 - 7) * DAY, kind="internal",
-                                 freq="WEEKLY", interval=2, count=count // 2,
-                                 use_until=rng.random() < 0.5)
+                    m2 = Meeting(
+                        uid=self._uid(),
+                        summary=f"1:1 {w.u_first[u]} / {w.u_first[mgr]}",
+                        organizer=mgr,
+                        attendees=[(u, "ACCEPTED", "REQ-PARTICIPANT")],
+                        tz=tz,
+                        start=st,
+                        minutes=30,
+                        created=(d.toordinal() - 719163 - 7) * DAY,
+                        kind="internal",
+                        freq="WEEKLY",
+                        interval=2,
+                        count=count // 2,
+                        use_until=rng.random() < 0.5,
+                    )
                     self._perturb_series(m2)
                     self.meetings.append(m2)
                 # stand-up on Monday, Wednesday and Friday
-                m3 = Meeting(uid=self._uid(), summary=f"{w.u_region[mgr]} sales stand-up",
-                             organizer=mgr, attendees=[(x, "ACCEPTED", "REQ-PARTICIPANT") for x in members],
-                             tz=tz, start=datetime(d.year, d.month, d.day, 9, 0), minutes=15,
-                             created=(d.toordinal() - 719163 - 7) * DAY, kind="internal",
-                             freq="WEEKLY", count=3 * count, use_until=rng.random() < 0.5,
-                             byday=(0, 2, 4))
+                m3 = Meeting(
+                    uid=self._uid(),
+                    summary=f"{w.u_region[mgr]} sales stand-up",
+                    organizer=mgr,
+                    attendees=[(x, "ACCEPTED", "REQ-PARTICIPANT") for x in members],
+                    tz=tz,
+                    start=datetime(d.year, d.month, d.day, 9, 0),
+                    minutes=15,
+                    created=(d.toordinal() - 719163 - 7) * DAY,
+                    kind="internal",
+                    freq="WEEKLY",
+                    count=3 * count,
+                    use_until=rng.random() < 0.5,
+                    byday=(0, 2, 4),
+                )
                 self._perturb_series(m3)
                 self.meetings.append(m3)
             # forecast call (VP + managers) and monthly all-hands (distribution list)
             d = first_day + timedelta(days=(3 - first_day.weekday()) % 7)  # Thursday
             count = (date(year, 12, 18) - d).days // 7 + 1
-            m = Meeting(uid=self._uid(), summary="Weekly forecast call", organizer=w.vp,
-                        attendees=[(x, "ACCEPTED", "REQ-PARTICIPANT") for x in w.managers],
-                        tz=w.u_tz[w.vp], start=datetime(d.year, d.month, d.day, 11, 0), minutes=60,
-                        created=(d.toordinal() - 719163 - 7) * DAY, kind="internal", freq="WEEKLY",
-                        count=count, use_until=False)
+            m = Meeting(
+                uid=self._uid(),
+                summary="Weekly forecast call",
+                organizer=w.vp,
+                attendees=[(x, "ACCEPTED", "REQ-PARTICIPANT") for x in w.managers],
+                tz=w.u_tz[w.vp],
+                start=datetime(d.year, d.month, d.day, 11, 0),
+                minutes=60,
+                created=(d.toordinal() - 719163 - 7) * DAY,
+                kind="internal",
+                freq="WEEKLY",
+                count=count,
+                use_until=False,
+            )
             self._perturb_series(m)
             self.meetings.append(m)
             d = date(year, 1, 12) if year > 2023 else date(2023, 11, 9)
-            m = Meeting(uid=self._uid(), summary="Northpeak all-hands", organizer=w.vp,
-                        attendees=[], tz=w.u_tz[w.vp], start=datetime(d.year, d.month, d.day, 12, 0),
-                        minutes=60, created=(d.toordinal() - 719163 - 14) * DAY, kind="internal",
-                        freq="MONTHLY" if year > 2023 else "", count=12 if year > 2023 else 1,
-                        use_until=True, group_attendee=f"all@{COMPANY_DOMAIN}")
+            m = Meeting(
+                uid=self._uid(),
+                summary="Northpeak all-hands",
+                organizer=w.vp,
+                attendees=[],
+                tz=w.u_tz[w.vp],
+                start=datetime(d.year, d.month, d.day, 12, 0),
+                minutes=60,
+                created=(d.toordinal() - 719163 - 14) * DAY,
+                kind="internal",
+                freq="MONTHLY" if year > 2023 else "",
+                count=12 if year > 2023 else 1,
+                use_until=True,
+                group_attendee=f"all@{COMPANY_DOMAIN}",
+            )
             self.meetings.append(m)
             # all-day company event
             d = date(year, 6, 12) if year > 2023 else date(2023, 12, 14)
-            self.meetings.append(Meeting(
-                uid=self._uid(), summary="Company offsite", organizer=w.vp, attendees=[],
-                tz="", start=datetime(d.year, d.month, d.day), minutes=24 * 60,
-                created=(d.toordinal() - 719163 - 30) * DAY, kind="internal", all_day=True,
-                group_attendee=f"all@{COMPANY_DOMAIN}"))
+            self.meetings.append(
+                Meeting(
+                    uid=self._uid(),
+                    summary="Company offsite",
+                    organizer=w.vp,
+                    attendees=[],
+                    tz="",
+                    start=datetime(d.year, d.month, d.day),
+                    minutes=24 * 60,
+                    created=(d.toordinal() - 719163 - 30) * DAY,
+                    kind="internal",
+                    all_day=True,
+                    group_attendee=f"all@{COMPANY_DOMAIN}",
+                )
+            )
 
     # ---- prospecting, inbound, partners, malformed -------------------------------------------
     def _cold_and_inbound(self) -> None:
@@ -884,38 +1161,90 @@ class ActivityBuilder:
             if t0 >= AS_OF_TS:
                 continue
             n = 1 + rng.integers(3)
-            self.th.add(t0, AS_OF_TS, -1, -1,
-                        rng.pick(vocab.EMAIL_SUBJECTS_COLD).format(company=L.company[i].split(" ")[0]),
-                        K_COLD, 0, n, 4.0, 30.0, 0.25, [L.owner[i]], [pid])
-        n_in = max(2, int(round(250 * self.scale)))
+            self.th.add(
+                t0,
+                AS_OF_TS,
+                -1,
+                -1,
+                rng.pick(vocab.EMAIL_SUBJECTS_COLD).format(company=L.company[i].split(" ")[0]),
+                K_COLD,
+                0,
+                n,
+                4.0,
+                30.0,
+                0.25,
+                [L.owner[i]],
+                [pid],
+            )
+        n_in = max(2, round(250 * self.scale))
         for i in range(n_in):
             region = vocab.REGIONS[rng.choice(3, (0.5, 0.3, 0.2))]
             first = rng.pick(vocab.FIRST_NAMES[region])
             last = rng.pick(vocab.LAST_NAMES[region])
-            email = f"{local_part(first)}{local_part(last)}{i + 10}@{rng.pick(vocab.FREE_MAIL_DOMAINS)}"
+            email = (
+                f"{local_part(first)}{local_part(last)}{i + 10}@{rng.pick(vocab.FREE_MAIL_DOMAINS)}"
+            )
             tz = self.tzi[vocab.REGION_TZ[region][0][0]]
             pid = self.people.add(email, f"{first} {last}", first, tz)
             reps = [u for u in w.reps if w.u_region[u] == region] or w.reps
             day = HISTORY_START_DAY + rng.integers(AS_OF_DAY - HISTORY_START_DAY - 1)
-            self.th.add(self.offsets.biz_ts(day, tz, rng), AS_OF_TS, -1, -1,
-                        rng.pick(vocab.EMAIL_SUBJECTS_INBOUND), K_INBOUND, 1, self._n_msgs(2), 6.0,
-                        20.0, 0.9, [rng.pick(reps)], [pid])
+            self.th.add(
+                self.offsets.biz_ts(day, tz, rng),
+                AS_OF_TS,
+                -1,
+                -1,
+                rng.pick(vocab.EMAIL_SUBJECTS_INBOUND),
+                K_INBOUND,
+                1,
+                self._n_msgs(2),
+                6.0,
+                20.0,
+                0.9,
+                [rng.pick(reps)],
+                [pid],
+            )
         # partner relationship threads (not about one deal)
         for pcs, pa in zip(w.partner_contacts, w.partner_accounts):
-            n_t = max(1, int(round(40 * self.scale)))
+            n_t = max(1, round(40 * self.scale))
             for _ in range(n_t):
                 pc = self.people.contact_pid(pcs[rng.integers(len(pcs))])
                 day = HISTORY_START_DAY + rng.integers(AS_OF_DAY - HISTORY_START_DAY - 1)
-                self.th.add(self.offsets.biz_ts(day, 0, rng), AS_OF_TS, -1, pa,
-                            rng.pick(vocab.EMAIL_SUBJECTS_PARTNER), K_PARTNER, 1, self._n_msgs(),
-                            8.0, 10.0, 0.9, [rng.pick(w.reps)], [pc])
+                self.th.add(
+                    self.offsets.biz_ts(day, 0, rng),
+                    AS_OF_TS,
+                    -1,
+                    pa,
+                    rng.pick(vocab.EMAIL_SUBJECTS_PARTNER),
+                    K_PARTNER,
+                    1,
+                    self._n_msgs(),
+                    8.0,
+                    10.0,
+                    0.9,
+                    [rng.pick(w.reps)],
+                    [pc],
+                )
 
     def _malformed_mail(self) -> None:
         rng, w = self.rng, self.w
-        n = 2 + int(round(3 * self.scale))
+        n = 2 + round(3 * self.scale)
         for i in range(n):
-            pid = self.people.add(f"updates@newsletter-{i}.example.com", "Industry Weekly", "Industry",
-                                  0)
+            pid = self.people.add(
+                f"updates@newsletter-{i}.example.com", "Industry Weekly", "Industry", 0
+            )
             day = HISTORY_START_DAY + rng.integers(AS_OF_DAY - HISTORY_START_DAY - 1)
-            self.th.add(day * DAY + 15 * HOUR, AS_OF_TS, -1, -1, "This week in revenue operations",
-                        K_MALFORMED, 1, 1, 1.0, 1.0, 0.0, [rng.pick(w.reps)], [pid])
+            self.th.add(
+                day * DAY + 15 * HOUR,
+                AS_OF_TS,
+                -1,
+                -1,
+                "This week in revenue operations",
+                K_MALFORMED,
+                1,
+                1,
+                1.0,
+                1.0,
+                0.0,
+                [rng.pick(w.reps)],
+                [pid],
+            )

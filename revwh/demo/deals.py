@@ -7,15 +7,14 @@ Times are epoch seconds (UTC); simulation works in days relative to the creation
 from __future__ import annotations
 
 import math
-from datetime import date
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 
-from .rand import Rand
-
 from . import vocab
 from .constants import AS_OF_DAY, HISTORY_START_DAY
+from .rand import Rand
 from .seeds import SalesProcess
 from .timeutil import DAY, HOUR, civil, date_of_day, day_of
 from .world import SEGMENT_WEIGHT, World
@@ -34,14 +33,21 @@ LEAD_SOURCE_PROBS = {  # by segment, order of vocab.LEAD_SOURCES
     "Enterprise": (0.18, 0.35, 0.17, 0.12, 0.18),
 }
 STAKEHOLDER_K = {  # P(k=1), then k uniform on [2, max]
-    "SMB": (0.42, 3), "Mid-Market": (0.28, 5), "Enterprise": (0.18, 7),
+    "SMB": (0.42, 3),
+    "Mid-Market": (0.28, 5),
+    "Enterprise": (0.18, 7),
 }
 CRITICAL_EVENT_PROBS = (0.35, 0.25, 0.40)  # within 120 days / further out / none
 WIN_LOGIT = {
     "intercept": {"New Business": -2.05, "Expansion": -0.8},
     "segment": {"SMB": 0.35, "Mid-Market": 0.0, "Enterprise": -0.45},
-    "lead_source": {"Inbound": 0.0, "Outbound": -0.65, "Partner": 0.35, "Referral": 0.8,
-                    "Event": -0.2},
+    "lead_source": {
+        "Inbound": 0.0,
+        "Outbound": -0.65,
+        "Partner": 0.35,
+        "Referral": 0.8,
+        "Event": -0.2,
+    },
     "stakeholders_ge_2": 1.7,
     "critical_event_within_120d": 1.0,
     "rep_response_over_24h": -1.1,
@@ -56,7 +62,12 @@ P_REVISIT = 0.30  # buyer revisits an earlier buying job: a verified verifier re
 P_DECAY_REGRESS = 0.25  # lost deal: a verified verifier regresses before the loss
 P_STAGE_SKIP = 0.10  # per stage advance: the rep skips the update (next advance jumps stages)
 P_STAGE_REGRESS = 0.15  # per deal with >= 2 advances: stage moves back one, then returns
-P_SNAP = {"Q1": 0.33, "Q2": 0.33, "Q3": 0.33, "Q4": 0.5}  # won: signed in the quarter's last 10 days
+P_SNAP = {
+    "Q1": 0.33,
+    "Q2": 0.33,
+    "Q3": 0.33,
+    "Q4": 0.5,
+}  # won: signed in the quarter's last 10 days
 SNAP_WINDOW_DAYS = 10
 AMOUNT_MEDIAN = {"SMB": 14_000, "Mid-Market": 48_000, "Enterprise": 150_000}
 P_AMOUNT_CHANGE = (0.35, 0.10)  # one change, a second one
@@ -71,8 +82,13 @@ P_SE = {"SMB": 0.3, "Mid-Market": 0.8, "Enterprise": 1.0}
 
 
 def params() -> dict:
-    return {k: v for k, v in globals().items() if k.isupper() and not k.startswith("_")
-            and k not in ("STARTED", "VERIFIED", "REGRESSED", "STATUS_NAMES", "AS_OF_TS")}
+    return {
+        k: v
+        for k, v in globals().items()
+        if k.isupper()
+        and not k.startswith("_")
+        and k not in ("STARTED", "VERIFIED", "REGRESSED", "STATUS_NAMES", "AS_OF_TS")
+    }
 
 
 @dataclass(slots=True)
@@ -173,7 +189,7 @@ class DealSimulator:
     # ---- top level ------------------------------------------------------------------------
     def run(self) -> list[Opp]:
         rng, w = self.rng, self.w
-        n_nb = max(10, int(round(N_NEW_BUSINESS_PER_SCALE * self.scale)))
+        n_nb = max(10, round(N_NEW_BUSINESS_PER_SCALE * self.scale))
         created = self._creation_times(n_nb)
         reps = np.array(w.reps)
         wts = np.array([SEGMENT_WEIGHT[w.u_segment[u]] for u in w.reps], dtype=float)
@@ -204,9 +220,13 @@ class DealSimulator:
             if start >= AS_OF_DAY:
                 break
             ny, nm = (y + 1, 1) if m == 12 else (y, m + 1)
-            end = min(int(np.datetime64(f"{ny:04d}-{nm:02d}-01", "D").astype(np.int64)), AS_OF_DAY - 2)
+            end = min(
+                int(np.datetime64(f"{ny:04d}-{nm:02d}-01", "D").astype(np.int64)), AS_OF_DAY - 2
+            )
             years = (start - HISTORY_START_DAY) / 365.25
-            months.append((start, end, CREATION_MONTH_WEIGHT[m - 1] * CREATION_GROWTH_PER_YEAR ** years))
+            months.append(
+                (start, end, CREATION_MONTH_WEIGHT[m - 1] * CREATION_GROWTH_PER_YEAR**years)
+            )
             y, m = ny, nm
         wts = np.array([x[2] * (x[1] - x[0]) for x in months])
         pick = rng.gen.choice(len(months), size=n, p=wts / wts.sum())
@@ -232,15 +252,37 @@ class DealSimulator:
         return pool[int(rng.integers(len(pool)))]
 
     # ---- one deal (new business or expansion) ---------------------------------------------------
-    def _new_deal(self, typ: str, a: int, owner: int, t: int, parent: int = -1,
-                  base_amount: float | None = None) -> Opp:
+    def _new_deal(
+        self,
+        typ: str,
+        a: int,
+        owner: int,
+        t: int,
+        parent: int = -1,
+        base_amount: float | None = None,
+    ) -> Opp:
         rng, w, p = self.rng, self.w, self.p
         seg, region = w.a_segment[a], w.a_region[a]
         ls = vocab.LEAD_SOURCES[rng.choice(5, LEAD_SOURCE_PROBS[seg])]
         if typ == "Expansion":
-            ls = "Referral" if rng.random() < 0.3 else "Inbound" if rng.random() < 0.5 else "Outbound"
-        o = Opp(idx=len(self.opps), type=typ, account=a, owner=owner, created=int(t), segment=seg,
-                region=region, lead_source=ls, parent_opp=parent)
+            ls = (
+                "Referral"
+                if rng.random() < 0.3
+                else "Inbound"
+                if rng.random() < 0.5
+                else "Outbound"
+            )
+        o = Opp(
+            idx=len(self.opps),
+            type=typ,
+            account=a,
+            owner=owner,
+            created=int(t),
+            segment=seg,
+            region=region,
+            lead_source=ls,
+            parent_opp=parent,
+        )
         self.opps.append(o)
         o.skill = float(w.skill[owner])
         # stakeholders the deal will engage (distinct people on the buyer side)
@@ -277,29 +319,38 @@ class DealSimulator:
         n_jobs = len(p.jobs)
         # the won scenario (with a possible revisit) gives the natural close
         ev, job_start, job_done, end_d, rv = self._maybe_revisit(
-            list(ev0), list(js0), list(jd0), max(jd0 + [e[0] for e in ev0]) + rng.uniform(2.0, 10.0), cyc)
+            list(ev0),
+            list(js0),
+            list(jd0),
+            max(jd0 + [e[0] for e in ev0]) + rng.uniform(2.0, 10.0),
+            cyc,
+        )
         nat_ts = o.created + int(end_d * DAY)
         o.won_path_close_ts = nat_ts
         q = quarter_of_ts(nat_ts)
-        lg = (WIN_LOGIT["intercept"][typ] + WIN_LOGIT["segment"][seg]
-              + WIN_LOGIT["lead_source"][ls]
-              + (WIN_LOGIT["stakeholders_ge_2"] if k >= 2 else 0.0)
-              + (WIN_LOGIT["critical_event_within_120d"] if o.ce_kind == "within" else 0.0)
-              + (WIN_LOGIT["rep_response_over_24h"] if o.resp_hours > 24.0 else 0.0)
-              + WIN_LOGIT["log_rep_skill"] * math.log(o.skill)
-              + WIN_LOGIT["natural_close_quarter"][f"Q{q}"])
+        lg = (
+            WIN_LOGIT["intercept"][typ]
+            + WIN_LOGIT["segment"][seg]
+            + WIN_LOGIT["lead_source"][ls]
+            + (WIN_LOGIT["stakeholders_ge_2"] if k >= 2 else 0.0)
+            + (WIN_LOGIT["critical_event_within_120d"] if o.ce_kind == "within" else 0.0)
+            + (WIN_LOGIT["rep_response_over_24h"] if o.resp_hours > 24.0 else 0.0)
+            + WIN_LOGIT["log_rep_skill"] * math.log(o.skill)
+            + WIN_LOGIT["natural_close_quarter"][f"Q{q}"]
+        )
         o.p_win = sigmoid(lg)
         o.won = bool(rng.random() < o.p_win)
         if o.won:
             o.natural_close_ts = nat_ts
             o.revisit_eligible, o.revisited = rv
         else:
-            wts = np.array([LOSS_DEPTH_DECAY ** i for i in range(n_jobs)])
+            wts = np.array([LOSS_DEPTH_DECAY**i for i in range(n_jobs)])
             d = rng.choice(n_jobs, wts.tolist())
             span = max(0.5, jd0[d] - js0[d])
             end_d = js0[d] + span * rng.uniform(0.3, 1.1) + rng.exponential(0.3 * cyc) + 0.5
             ev, job_start, job_done, end_d, rv = self._maybe_revisit(
-                [e for e in ev0 if e[0] < end_d], list(js0), list(jd0), end_d, cyc)
+                [e for e in ev0 if e[0] < end_d], list(js0), list(jd0), end_d, cyc
+            )
             o.revisit_eligible, o.revisited = rv
             o.natural_close_ts = o.created + int(end_d * DAY)
         completed = sorted(x for x in job_done if x < end_d)
@@ -309,7 +360,7 @@ class DealSimulator:
                 o.decay_eligible = True
                 if rng.random() < P_DECAY_REGRESS:
                     o.decayed = True
-                    tv, vi, _ = ver[int(rng.integers(len(ver)))]
+                    _, vi, _ = ver[int(rng.integers(len(ver)))]
                     last = max(x for x, v, s in ev if v == vi)
                     tx = last + (end_d - last) * rng.uniform(0.2, 0.9)
                     ev.append((tx, vi, REGRESSED))
@@ -324,7 +375,8 @@ class DealSimulator:
                 o.snapped = True
                 lo = qe - SNAP_WINDOW_DAYS + 1
                 close_ts = int(lo + rng.integers(0, SNAP_WINDOW_DAYS)) * DAY + int(
-                    rng.integers(14 * HOUR, 23 * HOUR))
+                    rng.integers(14 * HOUR, 23 * HOUR)
+                )
                 close_ts = max(close_ts, o.created + int(end_d * DAY))
         o.close_ts = close_ts
         o.ver_ev = [(o.created + int(x * DAY), v, s) for x, v, s in ev]
@@ -356,8 +408,9 @@ class DealSimulator:
         cands = [j for j in verified_jobs if j < n_done - 1]
         ji = cands[int(rng.integers(len(cands)))]
         tr = completed[int(rng.integers(ji + 1, n_done))]
-        vis = sorted({e[1] for e in ev if e[2] == VERIFIED and self.job_of[e[1]] == ji
-                      and e[0] < tr})
+        vis = sorted(
+            {e[1] for e in ev if e[2] == VERIFIED and self.job_of[e[1]] == ji and e[0] < tr}
+        )
         if not vis:
             return ev, job_start, job_done, end_d, (True, False)
         vi = vis[int(rng.integers(len(vis)))]
@@ -430,7 +483,7 @@ class DealSimulator:
                     tr = t_a + int((nxt - t_a) * rng.uniform(0.2, 0.5))
                     tb = tr + int((nxt - tr) * rng.uniform(0.3, 0.8))
                     i = ev.index((t_a, s_a))
-                    ev[i + 1:i + 1] = [(tr, s_a - 1), (tb, s_a)]
+                    ev[i + 1 : i + 1] = [(tr, s_a - 1), (tb, s_a)]
         ev.append((o.close_ts, self.WON if o.won else self.LOST))
         o.stage_ev = ev
 
@@ -514,15 +567,25 @@ class DealSimulator:
         if rng.random() < P_EXPANSION[nb.segment]:
             t = nb.close_ts + int(rng.integers(60, 301)) * DAY
             if t < AS_OF_TS - 3 * DAY and (churn_ts is None or t < churn_ts - 30 * DAY):
-                self._new_deal("Expansion", a, w.a_owner[a], t, parent=nb.idx,
-                               base_amount=0.35 * arr)
+                self._new_deal(
+                    "Expansion", a, w.a_owner[a], t, parent=nb.idx, base_amount=0.35 * arr
+                )
 
     def _renewal(self, nb: Opp, created: int, renew_day: int, arr: float, year: int) -> Opp:
         rng, w = self.rng, self.w
         a = nb.account
-        o = Opp(idx=len(self.opps), type="Renewal", account=a, owner=w.a_owner[a],
-                created=created, segment=nb.segment, region=nb.region, lead_source="Existing Customer",
-                parent_opp=nb.idx, renewal_of_year=year)
+        o = Opp(
+            idx=len(self.opps),
+            type="Renewal",
+            account=a,
+            owner=w.a_owner[a],
+            created=created,
+            segment=nb.segment,
+            region=nb.region,
+            lead_source="Existing Customer",
+            parent_opp=nb.idx,
+            renewal_of_year=year,
+        )
         self.opps.append(o)
         o.skill = float(w.skill[o.owner])
         contacts = w.a_contacts[a]
@@ -531,7 +594,7 @@ class DealSimulator:
         o.resp_hours = float(w.resp_base[o.owner] * rng.lognormal(0.0, 0.45))
         o.p_win = 1.0 - P_CHURN[nb.segment]
         o.won = bool(rng.random() < o.p_win)
-        close_day = renew_day + int(round(rng.normal(0.0, 8.0)))
+        close_day = renew_day + round(rng.normal(0.0, 8.0))
         o.close_ts = close_day * DAY + int(rng.integers(14 * HOUR, 23 * HOUR))
         o.natural_close_ts = o.close_ts
         n_open = self.n_open
@@ -547,8 +610,12 @@ class DealSimulator:
         o.amount0 = amt
         o.amount_ev = [(created, amt)]
         if rng.random() < 0.2:
-            o.amount_ev.append((created + int(span * rng.uniform(0.3, 0.9)),
-                                float(round(amt * rng.uniform(0.85, 1.1), -2))))
+            o.amount_ev.append(
+                (
+                    created + int(span * rng.uniform(0.3, 0.9)),
+                    float(round(amt * rng.uniform(0.85, 1.1), -2)),
+                )
+            )
         o.close_ev = [(created, renew_day)]
         if o.close_ts <= AS_OF_TS and close_day != renew_day:
             o.close_ev.append((o.close_ts, close_day))
@@ -559,9 +626,16 @@ class DealSimulator:
 
     def _deleted_duplicate(self, orig: Opp) -> None:
         rng = self.rng
-        o = Opp(idx=len(self.opps), type=orig.type, account=orig.account, owner=orig.owner,
-                created=orig.created + int(rng.integers(60, 3600)), segment=orig.segment,
-                region=orig.region, lead_source=orig.lead_source)
+        o = Opp(
+            idx=len(self.opps),
+            type=orig.type,
+            account=orig.account,
+            owner=orig.owner,
+            created=orig.created + int(rng.integers(60, 3600)),
+            segment=orig.segment,
+            region=orig.region,
+            lead_source=orig.lead_source,
+        )
         o.deleted = True
         o.duplicate_of = orig.idx
         o.deleted_ts = o.created + int(rng.integers(HOUR, 72 * HOUR))

@@ -12,7 +12,7 @@ class HashingWriter:
     def __init__(self, path: Path, newline: str = ""):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._f = open(path, "wb")
+        self._f = open(path, "wb")  # noqa: SIM115 - closed by close()
         self._h = hashlib.sha256()
         self._buf: list[str] = []
         self._n = 0
@@ -37,7 +37,7 @@ class HashingWriter:
         self._f.close()
         return self._h.hexdigest()
 
-    def __enter__(self) -> "HashingWriter":
+    def __enter__(self) -> HashingWriter:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,8 +7,8 @@ import multiprocessing as mp
 import os
 import shutil
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from . import activity as act
 from . import deals as dl
 from . import leads as ld
 from .activity import K_MALFORMED, ActivityBuilder, build_messages, build_people
-from .constants import (COMPANY_DOMAIN, CURRENCY, DEMO_AS_OF, GENERATOR_VERSION, HISTORY_START)
+from .constants import COMPANY_DOMAIN, CURRENCY, DEMO_AS_OF, GENERATOR_VERSION, HISTORY_START
 from .crm import CrmBuilder
 from .fileio import HashingWriter, Manifest
 from .ics import write_calendars
@@ -30,15 +30,30 @@ from .vocab import FREE_MAIL_DOMAINS
 from .world import build_world
 
 # share of the total work per step, in order (for the progress callback)
-STEP_WEIGHT = {"world": 0.01, "deals": 0.06, "activity": 0.22, "crm": 0.1, "crm_csv": 0.12,
-               "calendar": 0.12, "ground_truth": 0.3, "mail": 0.07, "done": 0.0}
+STEP_WEIGHT = {
+    "world": 0.01,
+    "deals": 0.06,
+    "activity": 0.22,
+    "crm": 0.1,
+    "crm_csv": 0.12,
+    "calendar": 0.12,
+    "ground_truth": 0.3,
+    "mail": 0.07,
+    "done": 0.0,
+}
 STEP_START = {}
 _acc = 0.0
 for _k, _v in STEP_WEIGHT.items():
     STEP_START[_k] = _acc
     _acc += _v
-TRUTH_TABLES = ("opportunity", "account", "contact", "opportunity_history",
-                "opportunity_field_history", "verifier_status_c")
+TRUTH_TABLES = (
+    "opportunity",
+    "account",
+    "contact",
+    "opportunity_history",
+    "opportunity_field_history",
+    "verifier_status_c",
+)
 OUTPUT_DIRS = ("crm/salesforce", "crm/salesforce_rest", "calendar", "mail", "ground_truth")
 
 Progress = Callable[[str, float], None]
@@ -55,8 +70,15 @@ def _write_cols(path: Path, header: list[str], cols: list[list[str]], manifest: 
     return n
 
 
-def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool = False,
-             progress: Progress | None = None, *, seeds_dir: Path | None = None) -> dict:
+def generate(
+    out_dir: Path,
+    scale: float = 1.0,
+    seed: int = 42,
+    rest_pages: bool = False,
+    progress: Progress | None = None,
+    *,
+    seeds_dir: Path | None = None,
+) -> dict:
     """Generate the demo data set under ``out_dir`` and return a summary.
 
     Deterministic for (scale, seed): the same arguments give byte-identical files (the seeds in
@@ -101,7 +123,9 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool
     mail_job = _MailJob(root, emails, people, users, step)
     ab.build_meetings(Rand(_rng(ss[7])))
     step("crm", 0.0)
-    tables = CrmBuilder(world, proc, opps, leads, people, emails, ab.meetings, Rand(_rng(ss[5]))).build()
+    tables = CrmBuilder(
+        world, proc, opps, leads, people, emails, ab.meetings, Rand(_rng(ss[5]))
+    ).build()
     used_accounts = {o.account for o in opps}
     engaged = set()
     for lst in (ab.th.side_a, ab.th.side_b, ab.th.passive):
@@ -119,18 +143,25 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool
     kinds = np.frombuffer(ab.th.kind, dtype=np.int8)[emails.thread]
     bad_msg = set(np.flatnonzero(kinds == K_MALFORMED).tolist())
     for i in sorted(bad_msg):
-        malformed.append({"table": "mail", "id": emails.msgid[i], "intended_id": emails.msgid[i],
-                          "row_number": None, "column": "Date", "raw_value": None,
-                          "reason": "Date header is not an RFC 5322 date"})
+        malformed.append(
+            {
+                "table": "mail",
+                "id": emails.msgid[i],
+                "intended_id": emails.msgid[i],
+                "row_number": None,
+                "column": "Date",
+                "raw_value": None,
+                "reason": "Date header is not an RFC 5322 date",
+            }
+        )
 
     manifest = Manifest(root)
-    summary: dict = {"out_dir": str(root), "scale": scale, "seed": seed, "tables": {},
-                     "files": {}}
+    summary: dict = {"out_dir": str(root), "scale": scale, "seed": seed, "tables": {}, "files": {}}
     # CRM tables
     step("crm_csv", 0.0)
     crm_dir = root / "crm" / "salesforce"
     n_pages = 0
-    for k, name in enumerate(sorted(list(tables))):
+    for k, name in enumerate(sorted(tables)):
         t = tables[name]
         summary["tables"][name] = write_csv(crm_dir / f"{name}.csv", t, manifest)
         if rest_pages:
@@ -143,19 +174,39 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool
         summary["files"]["rest_pages"] = n_pages
     # calendars: one per internal user
     step("calendar", 0.0)
-    cstats = write_calendars(root, ab.meetings, people, users, manifest,
-                             lambda f: step("calendar", f))
+    cstats = write_calendars(
+        root, ab.meetings, people, users, manifest, lambda f: step("calendar", f)
+    )
     summary["files"]["ics"] = cstats["calendars"]
     summary["meeting_series"] = cstats["series"]
     summary["calendar_events"] = cstats["calendar_events"]
     # ground truth
     step("ground_truth", 0.0)
-    params = {"deals": dl.params(), "activity": {k: v for k, v in vars(act).items()
-                                                  if k.isupper() and not k.startswith("K_")
-                                                  and isinstance(v, (int, float, str, tuple, dict))},
-              "leads": {k: v for k, v in vars(ld).items() if k.isupper()}}
-    ctx = Ctx(world, proc, opps, people, emails, ab.meetings, tables, malformed, bad_msg, scale,
-              seed, params)
+    params = {
+        "deals": dl.params(),
+        "activity": {
+            k: v
+            for k, v in vars(act).items()
+            if k.isupper()
+            and not k.startswith("K_")
+            and isinstance(v, (int, float, str, tuple, dict))
+        },
+        "leads": {k: v for k, v in vars(ld).items() if k.isupper()},
+    }
+    ctx = Ctx(
+        world,
+        proc,
+        opps,
+        people,
+        emails,
+        ab.meetings,
+        tables,
+        malformed,
+        bad_msg,
+        scale,
+        seed,
+        params,
+    )
     tb = TruthBuilder(ctx)
     tb.engagement()
     step("ground_truth", 0.15)
@@ -171,7 +222,7 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool
     path = gt_dir / "activity_truth.csv"
     w = HashingWriter(path)
     n_act = 0
-    header = tb.ACTIVITY_HEADER
+    header = list(tb.ACTIVITY_HEADER)
     for cols in tb.activity_chunks():
         n_act += write_columns(w, header, cols)
         header = None
@@ -187,7 +238,9 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool
     summary["mailbox_messages"] = mstats["mailbox_messages"]
     truth = {
         "generator_version": GENERATOR_VERSION,
-        "scale": scale, "seed": seed, "as_of": str(DEMO_AS_OF),
+        "scale": scale,
+        "seed": seed,
+        "as_of": str(DEMO_AS_OF),
         "history_start": str(HISTORY_START),
         "currency": CURRENCY,
         "company_domains": [COMPANY_DOMAIN],
@@ -202,19 +255,30 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool
             "renewals_and_verifiers": "Renewal opportunities carry no verifier events",
             "timestamps": "UTC, 'YYYY-MM-DD HH:MM:SS' in CSV",
         },
-        "sales_process": {"stages": [s.name for s in proc.stages],
-                          "verifiers": [{"key": v.key, "buying_job": v.buying_job,
-                                         "weight": v.weight, "crm_source": v.crm_source,
-                                         "crm_field": v.crm_field or None}
-                                        for v in proc.verifiers]},
+        "sales_process": {
+            "stages": [s.name for s in proc.stages],
+            "verifiers": [
+                {
+                    "key": v.key,
+                    "buying_job": v.buying_job,
+                    "weight": v.weight,
+                    "crm_source": v.crm_source,
+                    "crm_field": v.crm_field or None,
+                }
+                for v in proc.verifiers
+            ],
+        },
         "effects": effects,
         "definitions": DEFINITIONS,
         "aggregates": aggregates,
         "malformed": malformed,
-        "counts": {"opportunities": len(opps), "emails": len(emails),
-                   "meeting_occurrences": summary["meeting_occurrences"],
-                   "mailbox_messages": summary["mailbox_messages"],
-                   "meeting_series": len(ab.meetings)},
+        "counts": {
+            "opportunities": len(opps),
+            "emails": len(emails),
+            "meeting_occurrences": summary["meeting_occurrences"],
+            "mailbox_messages": summary["mailbox_messages"],
+            "meeting_series": len(ab.meetings),
+        },
     }
     path = gt_dir / "ground_truth.json"
     w = HashingWriter(path)
@@ -222,15 +286,24 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42, rest_pages: bool
     w.write("\n")
     manifest.add(path, 1, w.close())
     # manifest
-    man = {"generator": "revwh.demo", "version": GENERATOR_VERSION, "scale": scale, "seed": seed,
-           "as_of": str(DEMO_AS_OF),
-           "files": {k: manifest.files[k] for k in sorted(manifest.files)}}
+    man = {
+        "generator": "revwh.demo",
+        "version": GENERATOR_VERSION,
+        "scale": scale,
+        "seed": seed,
+        "as_of": str(DEMO_AS_OF),
+        "files": {k: manifest.files[k] for k in sorted(manifest.files)},
+    }
     (root / "manifest.json").write_text(json.dumps(man, indent=1) + "\n", encoding="utf-8")
     summary["rows"] = dict(summary["tables"])
     summary["paths"] = {
-        "crm": str(crm_dir), "crm_rest": str(root / "crm" / "salesforce_rest") if rest_pages else None,
-        "calendar": str(root / "calendar"), "mail": str(root / "mail"),
-        "ground_truth": str(path), "manifest": str(root / "manifest.json")}
+        "crm": str(crm_dir),
+        "crm_rest": str(root / "crm" / "salesforce_rest") if rest_pages else None,
+        "calendar": str(root / "calendar"),
+        "mail": str(root / "mail"),
+        "ground_truth": str(path),
+        "manifest": str(root / "manifest.json"),
+    }
     summary["files"]["total"] = len(manifest.files) + 1
     step("done", 1.0)
     return summary
@@ -246,8 +319,10 @@ class _MailJob:
         self.proc = None
         self.conn = None
         self._result = None
-        use_fork = ("fork" in mp.get_all_start_methods()
-                    and os.environ.get("REVWH_DEMO_WORKERS", "2") != "1")
+        use_fork = (
+            "fork" in mp.get_all_start_methods()
+            and os.environ.get("REVWH_DEMO_WORKERS", "2") != "1"
+        )
         if use_fork:
             ctx = mp.get_context("fork")
             self.conn, child = ctx.Pipe(duplex=False)
@@ -284,7 +359,7 @@ def _mail_child(conn, root, emails, people, users) -> None:
         m = Manifest(root)
         stats = write_mboxes(root, emails, people, users, m)
         conn.send(("ok", (m.files, stats)))
-    except BaseException:  # pragma: no cover - reported to the parent
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises
         conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 from .activity import Meeting, People
 from .constants import COMPANY_DOMAIN
@@ -14,7 +14,18 @@ from .timeutil import local_to_utc
 # VTIMEZONE blocks (current rules; valid for the demo's years)
 VTIMEZONES = {
     "America/New_York": ("EST", "EDT", "-0500", "-0400", "2SU", 3, "1SU", 11, "020000", "020000"),
-    "America/Los_Angeles": ("PST", "PDT", "-0800", "-0700", "2SU", 3, "1SU", 11, "020000", "020000"),
+    "America/Los_Angeles": (
+        "PST",
+        "PDT",
+        "-0800",
+        "-0700",
+        "2SU",
+        3,
+        "1SU",
+        11,
+        "020000",
+        "020000",
+    ),
     "Europe/London": ("GMT", "BST", "+0000", "+0100", "-1SU", 3, "-1SU", 10, "010000", "020000"),
     "Europe/Berlin": ("CET", "CEST", "+0100", "+0200", "-1SU", 3, "-1SU", 10, "020000", "030000"),
     "Australia/Sydney": ("AEST", "AEDT", "+1000", "+1100", "1SU", 10, "1SU", 4, "020000", "030000"),
@@ -24,28 +35,49 @@ VTIMEZONES = {
 def _onset(month: int, byday: str) -> str:
     """First onset in 1970 of a yearly rule like BYMONTH=3;BYDAY=2SU (or -1SU)."""
     n = int(byday[:-2])
-    days = [datetime(1970, month, d) for d in range(1, 32)
-            if (datetime(1970, month, 1) + timedelta(days=d - 1)).month == month]
+    days = [
+        datetime(1970, month, d)
+        for d in range(1, 32)
+        if (datetime(1970, month, 1) + timedelta(days=d - 1)).month == month
+    ]
     sundays = [d for d in days if d.weekday() == 6]
     return sundays[n - 1 if n > 0 else n].strftime("%Y%m%d")
 
 
 def vtimezone(tz: str) -> list[str]:
     if tz == "Asia/Singapore":
-        return ["BEGIN:VTIMEZONE", "TZID:Asia/Singapore", "BEGIN:STANDARD", "DTSTART:19820101T000000",
-                "TZOFFSETFROM:+0800", "TZOFFSETTO:+0800", "TZNAME:+08", "END:STANDARD",
-                "END:VTIMEZONE"]
-    std, dst, off_std, off_dst, dst_day, dst_month, std_day, std_month, t_dst, t_std = VTIMEZONES[tz]
+        return [
+            "BEGIN:VTIMEZONE",
+            "TZID:Asia/Singapore",
+            "BEGIN:STANDARD",
+            "DTSTART:19820101T000000",
+            "TZOFFSETFROM:+0800",
+            "TZOFFSETTO:+0800",
+            "TZNAME:+08",
+            "END:STANDARD",
+            "END:VTIMEZONE",
+        ]
+    std, dst, off_std, off_dst, dst_day, dst_month, std_day, std_month, t_dst, t_std = VTIMEZONES[
+        tz
+    ]
     return [
-        "BEGIN:VTIMEZONE", f"TZID:{tz}",
-        "BEGIN:DAYLIGHT", f"TZOFFSETFROM:{off_std}", f"TZOFFSETTO:{off_dst}", f"TZNAME:{dst}",
+        "BEGIN:VTIMEZONE",
+        f"TZID:{tz}",
+        "BEGIN:DAYLIGHT",
+        f"TZOFFSETFROM:{off_std}",
+        f"TZOFFSETTO:{off_dst}",
+        f"TZNAME:{dst}",
         f"DTSTART:{_onset(dst_month, dst_day)}T{t_dst}",
         f"RRULE:FREQ=YEARLY;BYMONTH={dst_month};BYDAY={dst_day}",
         "END:DAYLIGHT",
-        "BEGIN:STANDARD", f"TZOFFSETFROM:{off_dst}", f"TZOFFSETTO:{off_std}", f"TZNAME:{std}",
+        "BEGIN:STANDARD",
+        f"TZOFFSETFROM:{off_dst}",
+        f"TZOFFSETTO:{off_std}",
+        f"TZNAME:{std}",
         f"DTSTART:{_onset(std_month, std_day)}T{t_std}",
         f"RRULE:FREQ=YEARLY;BYMONTH={std_month};BYDAY={std_day}",
-        "END:STANDARD", "END:VTIMEZONE",
+        "END:STANDARD",
+        "END:VTIMEZONE",
     ]
 
 
@@ -54,7 +86,7 @@ def fold(line: str) -> str:
     if line.isascii():
         if len(line) <= 75:
             return line
-        return "\r\n ".join([line[:75]] + [line[i:i + 74] for i in range(75, len(line), 74)])
+        return "\r\n ".join([line[:75]] + [line[i : i + 74] for i in range(75, len(line), 74)])
     b = line.encode("utf-8")
     if len(b) <= 75:
         return line
@@ -98,7 +130,9 @@ class IcsRenderer:
         self.people = people
         self._lines: dict[tuple, str] = {}
 
-    def _person(self, prefix: str, p: int, partstat: str | None = None, role: str | None = None) -> str:
+    def _person(
+        self, prefix: str, p: int, partstat: str | None = None, role: str | None = None
+    ) -> str:
         """The folded ORGANIZER/ATTENDEE content line (cached: people recur a lot)."""
         key = (prefix, p, partstat, role)
         line = self._lines.get(key)
@@ -120,8 +154,12 @@ class IcsRenderer:
         for p, ps, role in m.attendees:
             lines.append(self._person("ATTENDEE", p, ps, role))
         if m.group_attendee:
-            lines.append(fold(f'ATTENDEE;CUTYPE=GROUP;CN="All {COMPANY_DOMAIN}";ROLE=REQ-PARTICIPANT;'
-                              f"PARTSTAT=NEEDS-ACTION:mailto:{m.group_attendee}"))
+            lines.append(
+                fold(
+                    f'ATTENDEE;CUTYPE=GROUP;CN="All {COMPANY_DOMAIN}";ROLE=REQ-PARTICIPANT;'
+                    f"PARTSTAT=NEEDS-ACTION:mailto:{m.group_attendee}"
+                )
+            )
         lines.append(f"STATUS:{status}")
         lines.append(f"SEQUENCE:{seq}")
         lines.append("TRANSP:OPAQUE")
@@ -130,8 +168,13 @@ class IcsRenderer:
         lines: list[str] = []
         stamp = _fmt_utc(m.created)
         end_local = m.start + timedelta(minutes=m.minutes)
-        lines += ["BEGIN:VEVENT", f"UID:{m.uid}", f"DTSTAMP:{stamp}", f"CREATED:{stamp}",
-                  f"LAST-MODIFIED:{stamp}"]
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{m.uid}",
+            f"DTSTAMP:{stamp}",
+            f"CREATED:{stamp}",
+            f"LAST-MODIFIED:{stamp}",
+        ]
         if m.all_day:
             lines.append(f"DTSTART;VALUE=DATE:{m.start.strftime('%Y%m%d')}")
             lines.append(f"DTEND;VALUE=DATE:{(m.start + timedelta(days=1)).strftime('%Y%m%d')}")
@@ -152,25 +195,35 @@ class IcsRenderer:
                 rule += ";BYDAY=" + ",".join(days[(m.start.weekday() + o) % 7] for o in offs)
             lines.append(rule)
             if m.exdates:
-                lines.append(f"EXDATE;TZID={m.tz}:" + ",".join(
-                    _loc(m.local_start(i)) for i in sorted(m.exdates)))
+                lines.append(
+                    f"EXDATE;TZID={m.tz}:"
+                    + ",".join(_loc(m.local_start(i)) for i in sorted(m.exdates))
+                )
         self._common(m, lines, m.status, m.sequence)
         lines.append("END:VEVENT")
         # overrides: moved and cancelled occurrences (RECURRENCE-ID)
         for i in sorted(set(m.moved) | set(m.cancelled)):
             orig = m.local_start(i)
             new = m.moved.get(i, orig)
-            lines += ["BEGIN:VEVENT", f"UID:{m.uid}", f"DTSTAMP:{stamp}",
-                      f"RECURRENCE-ID;TZID={m.tz}:{_loc(orig)}",
-                      f"DTSTART;TZID={m.tz}:{_loc(new)}",
-                      f"DTEND;TZID={m.tz}:{_loc(new + timedelta(minutes=m.minutes))}"]
+            lines += [
+                "BEGIN:VEVENT",
+                f"UID:{m.uid}",
+                f"DTSTAMP:{stamp}",
+                f"RECURRENCE-ID;TZID={m.tz}:{_loc(orig)}",
+                f"DTSTART;TZID={m.tz}:{_loc(new)}",
+                f"DTEND;TZID={m.tz}:{_loc(new + timedelta(minutes=m.minutes))}",
+            ]
             self._common(m, lines, "CANCELLED" if i in m.cancelled else "CONFIRMED", m.sequence)
             lines.append("END:VEVENT")
-        return "\r\n".join(x if x.startswith(("ATTENDEE", "ORGANIZER")) else fold(x)
-                             for x in lines) + "\r\n"
+        return (
+            "\r\n".join(x if x.startswith(("ATTENDEE", "ORGANIZER")) else fold(x) for x in lines)
+            + "\r\n"
+        )
 
 
-def calendar_members(meetings: list[Meeting], people: People, users: list[int]) -> dict[int, list[int]]:
+def calendar_members(
+    meetings: list[Meeting], people: People, users: list[int]
+) -> dict[int, list[int]]:
     cal: dict[int, list[int]] = {u: [] for u in users}
     for i, m in enumerate(meetings):
         if m.group_attendee:
@@ -185,8 +238,14 @@ def calendar_members(meetings: list[Meeting], people: People, users: list[int]) 
     return cal
 
 
-def write_calendars(root: Path, meetings: list[Meeting], people: People, users: list[int],
-                    manifest: Manifest, progress: Callable[[float], None] | None = None) -> dict:
+def write_calendars(
+    root: Path,
+    meetings: list[Meeting],
+    people: People,
+    users: list[int],
+    manifest: Manifest,
+    progress: Callable[[float], None] | None = None,
+) -> dict:
     out_dir = root / "calendar"
     out_dir.mkdir(parents=True, exist_ok=True)
     r = IcsRenderer(people)
@@ -202,8 +261,14 @@ def write_calendars(root: Path, meetings: list[Meeting], people: People, users: 
         path = out_dir / f"{people.email[u]}.ics"
         w = HashingWriter(path)
         tzs = sorted({meetings[i].tz for i in mine if meetings[i].tz})
-        head = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Northpeak//revwh demo data//EN",
-                "CALSCALE:GREGORIAN", "METHOD:PUBLISH", f"X-WR-CALNAME:{people.email[u]}"]
+        head = [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Northpeak//revwh demo data//EN",
+            "CALSCALE:GREGORIAN",
+            "METHOD:PUBLISH",
+            f"X-WR-CALNAME:{people.email[u]}",
+        ]
         for tz in tzs:
             head += vtimezone(tz)
         w.write("\r\n".join(fold(x) for x in head) + "\r\n")

@@ -7,9 +7,18 @@ _CHK = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 # key prefixes of the objects we write (Salesforce's real ones; a0V is a custom object's)
 PREFIX = {
-    "user_role": "00E", "user": "005", "account": "001", "contact": "003", "lead": "00Q",
-    "opportunity": "006", "opportunity_history": "008", "opportunity_field_history": "017",
-    "opportunity_contact_role": "00K", "verifier_status_c": "a0V", "task": "00T", "event": "00U",
+    "user_role": "00E",
+    "user": "005",
+    "account": "001",
+    "contact": "003",
+    "lead": "00Q",
+    "opportunity": "006",
+    "opportunity_history": "008",
+    "opportunity_field_history": "017",
+    "opportunity_contact_role": "00K",
+    "verifier_status_c": "a0V",
+    "task": "00T",
+    "event": "00U",
 }
 
 
@@ -25,7 +34,7 @@ def _checksum(id15: str) -> str:
     out = []
     for chunk in range(3):
         bits = 0
-        for i, ch in enumerate(id15[chunk * 5:chunk * 5 + 5]):
+        for i, ch in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
             if "A" <= ch <= "Z":
                 bits |= 1 << i
         out.append(_CHK[bits])
@@ -84,5 +93,7 @@ def sf_ids(table: str, start: int, count: int) -> list[str]:
     head = PREFIX[table] + "8c"
     head_chk = _chunk_chk(head)
     p2 = _B62_2
-    return [f"{head}0000{p2[h]}{p2[m]}{p2[l_]}{head_chk}{_CHK[x]}{_CHK[y]}"
-            for h, m, l_, x, y in zip(hi.tolist(), mid.tolist(), lo.tolist(), b1.tolist(), b2.tolist())]
+    return [
+        f"{head}0000{p2[h]}{p2[m]}{p2[l_]}{head_chk}{_CHK[x]}{_CHK[y]}"
+        for h, m, l_, x, y in zip(hi.tolist(), mid.tolist(), lo.tolist(), b1.tolist(), b2.tolist())
+    ]

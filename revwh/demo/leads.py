@@ -14,8 +14,11 @@ from .world import World, local_part
 CONVERTED_SOURCES = ("Inbound", "Event", "Partner", "Referral")
 P_CONVERTED_LEAD = 0.8
 UNCONVERTED_PER_SCALE = 2500
-UNCONVERTED_STATUS = (("Open - Not Contacted", 0.25), ("Working - Contacted", 0.35),
-                      ("Closed - Not Converted", 0.40))
+UNCONVERTED_STATUS = (
+    ("Open - Not Contacted", 0.25),
+    ("Working - Contacted", 0.35),
+    ("Closed - Not Converted", 0.40),
+)
 
 
 @dataclass
@@ -59,7 +62,7 @@ def build_leads(world: World, opps: list[Opp], scale: float, rng: Rand) -> Leads
         L.created.append(created)
         L.modified.append(o.created)
         L.region.append(o.region)
-    n = max(5, int(round(UNCONVERTED_PER_SCALE * scale)))
+    n = max(5, round(UNCONVERTED_PER_SCALE * scale))
     span = AS_OF_DAY - HISTORY_START_DAY - 2
     emails = set(L.email) | set(w.c_email)
     reps_of = {r: [u for u in w.reps if w.u_region[u] == r] or w.reps for r in vocab.REGIONS}
@@ -70,7 +73,9 @@ def build_leads(world: World, opps: list[Opp], scale: float, rng: Rand) -> Leads
         kind, _ = rng.pick(vocab.ACCOUNT_KIND)
         company = f"{rng.pick(vocab.ACCOUNT_PREFIX)}{rng.pick(vocab.ACCOUNT_SUFFIX)} {kind}"
         if rng.random() < 0.25:
-            email = f"{local_part(first)}.{local_part(last)}.{i}@{rng.pick(vocab.FREE_MAIL_DOMAINS)}"
+            email = (
+                f"{local_part(first)}.{local_part(last)}.{i}@{rng.pick(vocab.FREE_MAIL_DOMAINS)}"
+            )
         else:
             dom = local_part(company.split(" ")[0]) + "-" + local_part(kind) + ".com"
             email = f"{local_part(first)}.{local_part(last)}@{dom}"
@@ -78,7 +83,9 @@ def build_leads(world: World, opps: list[Opp], scale: float, rng: Rand) -> Leads
             email = f"{i}.{email}"
         emails.add(email)
         reps = reps_of[region]
-        created = (HISTORY_START_DAY + rng.integers(span)) * DAY + rng.integers(13 * HOUR, 22 * HOUR)
+        created = (HISTORY_START_DAY + rng.integers(span)) * DAY + rng.integers(
+            13 * HOUR, 22 * HOUR
+        )
         L.first.append(first)
         L.last.append(last)
         L.company.append(company)

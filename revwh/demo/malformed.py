@@ -19,22 +19,36 @@ def _mojibake(s: str) -> str:
     return s.encode("utf-8").decode("latin-1")
 
 
-def inject(tables: dict[str, Table], used_accounts: set[int], engaged_contacts: set[int],
-           scale: float, rng: Rand) -> list[dict]:
+def inject(
+    tables: dict[str, Table],
+    used_accounts: set[int],
+    engaged_contacts: set[int],
+    scale: float,
+    rng: Rand,
+) -> list[dict]:
     out: list[dict] = []
 
     def mark(t: Table, row: int, col: str, raw: str, reason: str) -> None:
         t.malformed.setdefault(row, {})[col] = raw
         t.malformed_reason[row] = reason
         rid = t.data["id"][row] if "id" in t.data else None
-        out.append({"table": t.name, "id": rid if col != "id" else None, "intended_id": rid,
-                    "row_number": row + 1, "column": col, "raw_value": raw, "reason": reason})
+        out.append(
+            {
+                "table": t.name,
+                "id": rid if col != "id" else None,
+                "intended_id": rid,
+                "row_number": row + 1,
+                "column": col,
+                "raw_value": raw,
+                "reason": reason,
+            }
+        )
 
-    few = max(1, int(round(scale)))
+    few = max(1, round(scale))
     # opportunities
     t = tables["opportunity"]
     rows = [i for i in range(len(t)) if not t.data["is_deleted"][i]]
-    k = max(4, int(round(OPP_SHARE * len(t))))
+    k = max(4, round(OPP_SHARE * len(t)))
     pick = sorted(rng.gen.choice(len(rows), size=min(k, len(rows)), replace=False).tolist())
     for j, r in enumerate(rows[p] for p in pick):
         kind = j % 4
@@ -54,18 +68,32 @@ def inject(tables: dict[str, Table], used_accounts: set[int], engaged_contacts: 
     if free:
         for r in [free[rng.integers(len(free))] for _ in range(few)]:
             if r not in t.malformed:
-                mark(t, r, "number_of_employees", f"approx. {t.data['number_of_employees'][r]}",
-                     "number_of_employees is not an integer")
+                mark(
+                    t,
+                    r,
+                    "number_of_employees",
+                    f"approx. {t.data['number_of_employees'][r]}",
+                    "number_of_employees is not an integer",
+                )
         accented = [i for i in free if not t.data["name"][i].isascii() and i not in t.malformed]
         if accented:
             r = accented[rng.integers(len(accented))]
-            mark(t, r, "name", _mojibake(t.data["name"][r]), "name is mojibake (UTF-8 read as Latin-1)")
+            mark(
+                t,
+                r,
+                "name",
+                _mojibake(t.data["name"][r]),
+                "name is mojibake (UTF-8 read as Latin-1)",
+            )
     # contacts nobody e-mails or meets
     t = tables["contact"]
     acc_of = t.data["account_id"]
-    acc_ids = set(tables["account"].data["id"][i] for i in used_accounts)
-    quiet = [i for i in range(len(t)) if i not in engaged_contacts and acc_of[i] not in acc_ids
-             and not t.data["is_deleted"][i]]
+    acc_ids = {tables["account"].data["id"][i] for i in used_accounts}
+    quiet = [
+        i
+        for i in range(len(t))
+        if i not in engaged_contacts and acc_of[i] not in acc_ids and not t.data["is_deleted"][i]
+    ]
     if quiet:
         for r in [quiet[rng.integers(len(quiet))] for _ in range(few)]:
             if r not in t.malformed:
@@ -73,13 +101,21 @@ def inject(tables: dict[str, Table], used_accounts: set[int], engaged_contacts: 
         accented = [i for i in quiet if not t.data["name"][i].isascii() and i not in t.malformed]
         if accented:
             r = accented[rng.integers(len(accented))]
-            mark(t, r, "name", _mojibake(t.data["name"][r]), "name is mojibake (UTF-8 read as Latin-1)")
+            mark(
+                t,
+                r,
+                "name",
+                _mojibake(t.data["name"][r]),
+                "name is mojibake (UTF-8 read as Latin-1)",
+            )
     # opportunity history: impossible timestamps
     t = tables["opportunity_history"]
     for _ in range(few):
         r = rng.integers(len(t))
         if r not in t.malformed:
-            mark(t, r, "created_date", "2025-13-01 25:61:00", "created_date is not a valid timestamp")
+            mark(
+                t, r, "created_date", "2025-13-01 25:61:00", "created_date is not a valid timestamp"
+            )
     # tasks and events
     t = tables["task"]
     for _ in range(few):

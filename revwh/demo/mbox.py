@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -33,7 +33,9 @@ def encoded_words(text: str, q: bool = False) -> str:
     for w in words:
         b = w.encode()
         if q:
-            enc = "".join(chr(c) if chr(c) in _QSAFE else "_" if c == 32 else f"={c:02X}" for c in b)
+            enc = "".join(
+                chr(c) if chr(c) in _QSAFE else "_" if c == 32 else f"={c:02X}" for c in b
+            )
             out.append(f"=?utf-8?q?{enc}?=")
         else:
             out.append(f"=?utf-8?b?{base64.b64encode(b).decode()}?=")
@@ -87,8 +89,14 @@ def mailbox_pairs(em: Emails, people: People) -> tuple[np.ndarray, np.ndarray]:
     return mb[order], msg[order]
 
 
-def write_mboxes(root: Path, em: Emails, people: People, mailbox_users: list[int],
-                 manifest: Manifest, progress: Callable[[float], None] | None = None) -> dict:
+def write_mboxes(
+    root: Path,
+    em: Emails,
+    people: People,
+    mailbox_users: list[int],
+    manifest: Manifest,
+    progress: Callable[[float], None] | None = None,
+) -> dict:
     out_dir = root / "mail"
     out_dir.mkdir(parents=True, exist_ok=True)
     th = em.threads
@@ -115,14 +123,23 @@ def write_mboxes(root: Path, em: Emails, people: People, mailbox_users: list[int
     dd_ = np.arange(day0, day1)
     yy_, mm_, dy_ = civil(dd_)
     wd_ = ((dd_ + 3) % 7).tolist()
-    rfc_day = [f"{WEEKDAYS[w_]}, {d_:02d} {MONTHS[m_]} {y_} " for w_, d_, m_, y_ in
-               zip(wd_, dy_.tolist(), mm_.tolist(), yy_.tolist())]
-    asc_day = [(f"{WEEKDAYS[w_]} {MONTHS[m_]} {d_:2d} ", f" {y_}\n") for w_, d_, m_, y_ in
-               zip(wd_, dy_.tolist(), mm_.tolist(), yy_.tolist())]
-    bad_day = [f"{d_:02d}/{m_:02d}/{y_} 25:" for d_, m_, y_ in zip(dy_.tolist(), mm_.tolist(), yy_.tolist())]
+    rfc_day = [
+        f"{WEEKDAYS[w_]}, {d_:02d} {MONTHS[m_]} {y_} "
+        for w_, d_, m_, y_ in zip(wd_, dy_.tolist(), mm_.tolist(), yy_.tolist())
+    ]
+    asc_day = [
+        (f"{WEEKDAYS[w_]} {MONTHS[m_]} {d_:2d} ", f" {y_}\n")
+        for w_, d_, m_, y_ in zip(wd_, dy_.tolist(), mm_.tolist(), yy_.tolist())
+    ]
+    bad_day = [
+        f"{d_:02d}/{m_:02d}/{y_} 25:"
+        for d_, m_, y_ in zip(dy_.tolist(), mm_.tolist(), yy_.tolist())
+    ]
     off_str: dict[int, str] = {}
-    tail = ('\nMIME-Version: 1.0\nContent-Type: text/plain; charset="utf-8"\n'
-            "Content-Transfer-Encoding: 8bit\n\nHi ")
+    tail = (
+        '\nMIME-Version: 1.0\nContent-Type: text/plain; charset="utf-8"\n'
+        "Content-Transfer-Encoding: 8bit\n\nHi "
+    )
     counts = {}
     total = 0
     for k, u in enumerate(mailbox_users):
@@ -140,12 +157,22 @@ def write_mboxes(root: Path, em: Emails, people: People, mailbox_users: list[int
             sod = loc - days * DAY
             uday = t // DAY
             usod = t - uday * DAY
-            cols = zip(idx.tolist(), snd.tolist(), em.thread[idx].tolist(), em.pos[idx].tolist(),
-                       em.first[idx].tolist(), em.side[idx].tolist(), (days - day0).tolist(),
-                       sod.tolist(), (off // 60).tolist(), (uday - day0).tolist(), usod.tolist())
+            cols = zip(
+                idx.tolist(),
+                snd.tolist(),
+                em.thread[idx].tolist(),
+                em.pos[idx].tolist(),
+                em.first[idx].tolist(),
+                em.side[idx].tolist(),
+                (days - day0).tolist(),
+                sod.tolist(),
+                (off // 60).tolist(),
+                (uday - day0).tolist(),
+                usod.tolist(),
+            )
             parts = []
             cache: dict[tuple[int, int], tuple[str, str]] = {}
-            for (i, s, tt, pos, first, side, di, ss, om, udi, uss) in cols:
+            for i, s, tt, pos, first, side, di, ss, om, udi, uss in cols:
                 rc = cache.get((tt, s))
                 if rc is None:
                     if side == 0:
@@ -153,9 +180,12 @@ def write_mboxes(root: Path, em: Emails, people: People, mailbox_users: list[int
                     else:
                         to, same = side_a[tt], side_b[tt]
                     cc = [x for x in same if x != s] + list(passive[tt])
-                    rc = ("To: " + _fold_list([hdr[x] for x in to])
-                          + ("\nCc: " + _fold_list([hdr[x] for x in cc]) if cc else ""),
-                          first_names[to[0]])
+                    rc = (
+                        "To: "
+                        + _fold_list([hdr[x] for x in to])
+                        + ("\nCc: " + _fold_list([hdr[x] for x in cc]) if cc else ""),
+                        first_names[to[0]],
+                    )
                     cache[(tt, s)] = rc
                 os_ = off_str.get(om)
                 if os_ is None:
@@ -168,13 +198,18 @@ def write_mboxes(root: Path, em: Emails, people: People, mailbox_users: list[int
                     date_h = rfc_day[di] + hms[ss] + " " + os_
                 ad = asc_day[udi]
                 if pos:
-                    subj_part = (f"Subject: {resubj[t_subj[tt]]}\nIn-Reply-To: <{msgid[i - 1]}>\nReferences: <"
-                                 + ">\n <".join(msgid[first:i]) + ">")
+                    subj_part = (
+                        f"Subject: {resubj[t_subj[tt]]}\nIn-Reply-To: <{msgid[i - 1]}>\nReferences: <"
+                        + ">\n <".join(msgid[first:i])
+                        + ">"
+                    )
                 else:
                     subj_part = f"Subject: {subj[t_subj[tt]]}"
-                parts.append(f"{from_line[s]}{ad[0]}{hms[uss]}{ad[1]}Message-ID: <{msgid[i]}>\n"
-                             f"Date: {date_h}{from_hdr[s]}{rc[0]}\n{subj_part}{tail}{rc[1]},\n\n"
-                             f"{body_lines[(i * 7 + pos) % n_body]}\n\n{first_names[s]}\n\n")
+                parts.append(
+                    f"{from_line[s]}{ad[0]}{hms[uss]}{ad[1]}Message-ID: <{msgid[i]}>\n"
+                    f"Date: {date_h}{from_hdr[s]}{rc[0]}\n{subj_part}{tail}{rc[1]},\n\n"
+                    f"{body_lines[(i * 7 + pos) % n_body]}\n\n{first_names[s]}\n\n"
+                )
                 if len(parts) >= 4000:
                     w.write("".join(parts))
                     parts = []

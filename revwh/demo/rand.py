@@ -62,7 +62,7 @@ class Rand:
         if lam <= 0:
             return 0
         if lam > 30:
-            return max(0, int(round(self.normal(lam, math.sqrt(lam)))))
+            return max(0, round(self.normal(lam, math.sqrt(lam))))
         l_, k, p = math.exp(-lam), 0, 1.0
         while True:
             p *= self.random()

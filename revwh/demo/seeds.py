@@ -76,9 +76,17 @@ def load_sales_process(seeds_dir: Path | None = None) -> SalesProcess:
     d = Path(seeds_dir) if seeds_dir else default_seeds_dir()
     with open(d / "sales_process_map.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    stages = [Stage(r["stage_name"].strip(), int(r["stage_order"]), float(r["default_probability"]),
-                    r["forecast_category"].strip(), _bool(r["is_closed"]), _bool(r["is_won"]))
-              for r in rows]
+    stages = [
+        Stage(
+            r["stage_name"].strip(),
+            int(r["stage_order"]),
+            float(r["default_probability"]),
+            r["forecast_category"].strip(),
+            _bool(r["is_closed"]),
+            _bool(r["is_won"]),
+        )
+        for r in rows
+    ]
     open_stages = sorted((s for s in stages if not s.is_closed), key=lambda s: s.order)
     won = [s for s in stages if s.is_closed and s.is_won]
     lost = [s for s in stages if s.is_closed and not s.is_won]
@@ -86,11 +94,18 @@ def load_sales_process(seeds_dir: Path | None = None) -> SalesProcess:
         raise ValueError(f"{d}/sales_process_map.csv needs open stages, a won and a lost stage")
     with open(d / "verifier_catalogue.csv", newline="", encoding="utf-8") as f:
         vrows = list(csv.DictReader(f))
-    verifiers = [Verifier(r["verifier_key"].strip(), r["buying_job"].strip(),
-                          int(r["buying_job_order"]), r["name"].strip(), float(r["weight"]),
-                          (r.get("crm_source") or "object").strip() or "object",
-                          (r.get("crm_field") or "").strip())
-                 for r in vrows]
+    verifiers = [
+        Verifier(
+            r["verifier_key"].strip(),
+            r["buying_job"].strip(),
+            int(r["buying_job_order"]),
+            r["name"].strip(),
+            float(r["weight"]),
+            (r.get("crm_source") or "object").strip() or "object",
+            (r.get("crm_field") or "").strip(),
+        )
+        for r in vrows
+    ]
     order = sorted(range(len(verifiers)), key=lambda i: (verifiers[i].job_order, i))
     verifiers = [verifiers[i] for i in order]
     for v in verifiers:

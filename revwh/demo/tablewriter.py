@@ -57,12 +57,17 @@ def _quote_col(col: list[str]) -> list[str]:
     joined = "\x00".join(col)
     if not ('"' in joined or "," in joined or "\n" in joined or "\r" in joined):
         return col
-    return [('"' + v.replace('"', '""') + '"')
-            if ('"' in v or "," in v or "\n" in v or "\r" in v) else v for v in col]
+    return [
+        ('"' + v.replace('"', '""') + '"')
+        if ('"' in v or "," in v or "\n" in v or "\r" in v)
+        else v
+        for v in col
+    ]
 
 
-def write_columns(w: HashingWriter, header: list[str] | None, cols: list[list[str]],
-                  chunk: int = 50000) -> int:
+def write_columns(
+    w: HashingWriter, header: list[str] | None, cols: list[list[str]], chunk: int = 50000
+) -> int:
     """CSV (RFC 4180, CRLF line ends) from string columns; fast path for large files.
     ``header=None`` appends rows only."""
     n = len(cols[0]) if cols else 0
@@ -70,7 +75,7 @@ def write_columns(w: HashingWriter, header: list[str] | None, cols: list[list[st
         w.write(",".join(_quote_col(list(header))) + "\r\n")
     q = [_quote_col(c) for c in cols]
     for a in range(0, n, chunk):
-        part = [c[a:a + chunk] for c in q]
+        part = [c[a : a + chunk] for c in q]
         w.write("\r\n".join(map(",".join, zip(*part))) + "\r\n")
     return n
 
@@ -108,8 +113,12 @@ def write_rest_pages(root: Path, t: Table, manifest: Manifest) -> int:
         for i in range(p * PAGE_SIZE, min(n, (p + 1) * PAGE_SIZE)):
             bad = t.malformed.get(i, {})
             rid = bad.get("id", t.data["id"][i]) if "id" in t.data else None
-            rec = {"attributes": {"type": obj,
-                                  "url": f"/services/data/{API_VERSION}/sobjects/{obj}/{rid or ''}"}}
+            rec = {
+                "attributes": {
+                    "type": obj,
+                    "url": f"/services/data/{API_VERSION}/sobjects/{obj}/{rid or ''}",
+                }
+            }
             for c, typ, api in fields:
                 if c in bad:
                     raw = bad[c]
@@ -119,7 +128,9 @@ def write_rest_pages(root: Path, t: Table, manifest: Manifest) -> int:
             recs.append(rec)
         page = {"totalSize": n, "done": p == n_pages - 1}
         if p < n_pages - 1:
-            page["nextRecordsUrl"] = f"/services/data/{API_VERSION}/query/{locator}-{(p + 1) * PAGE_SIZE}"
+            page["nextRecordsUrl"] = (
+                f"/services/data/{API_VERSION}/query/{locator}-{(p + 1) * PAGE_SIZE}"
+            )
         page["records"] = recs
         path = out / f"page-{p + 1:04d}.json"
         w = HashingWriter(path)

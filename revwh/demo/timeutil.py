@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 DAY = 86400
 HOUR = 3600
-UTC = timezone.utc
 _EPOCH = date(1970, 1, 1)
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -58,8 +57,12 @@ def fmt_ts(secs) -> list[str]:
     days = a // DAY
     sod = (a - days * DAY).tolist()
     d0 = int(days.min())
-    dstr = [x + " " for x in np.datetime_as_string(
-        np.arange(d0, int(days.max()) + 1).astype("datetime64[D]"), unit="D").tolist()]
+    dstr = [
+        x + " "
+        for x in np.datetime_as_string(
+            np.arange(d0, int(days.max()) + 1).astype("datetime64[D]"), unit="D"
+        ).tolist()
+    ]
     hms = hms_table()
     return [dstr[d] + hms[s] for d, s in zip((days - d0).tolist(), sod)]
 
@@ -85,12 +88,12 @@ def fmt_sf_ts(sec: int) -> str:
     return str(np.datetime64(int(sec), "s")) + ".000+0000"
 
 
-@lru_cache(maxsize=None)
+@cache
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def offset_table(tz: str, year0: int = 2021, year1: int = 2029) -> tuple[np.ndarray, np.ndarray]:
     """(transition instants, offset seconds after each) for ``tz`` between the years."""
     zi = zone(tz)

@@ -3,6 +3,7 @@ from the generated records (what correct marts compute)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 from . import activity as act
 from . import deals as dl
 from . import vocab
-from .activity import K_MALFORMED, Emails, Meeting, People
+from .activity import Emails, Meeting, People
 from .constants import AS_OF_DAY, COMPANY_DOMAIN, DEMO_AS_OF
 from .crm import Table
 from .deals import Opp
@@ -23,8 +24,12 @@ from .world import World
 
 AS_OF_TS = AS_OF_DAY * DAY
 PARTNER_DOMAINS = tuple(d for _, d in vocab.PARTNERS)
-VERIFIER_BUCKETS = ((0.0, 0.25, "[0,0.25)"), (0.25, 0.5, "[0.25,0.5)"), (0.5, 0.75, "[0.5,0.75)"),
-                    (0.75, 1.01, "[0.75,1]"))
+VERIFIER_BUCKETS = (
+    (0.0, 0.25, "[0,0.25)"),
+    (0.25, 0.5, "[0.25,0.5)"),
+    (0.5, 0.75, "[0.5,0.75)"),
+    (0.75, 1.01, "[0.75,1]"),
+)
 
 DEFINITIONS = {
     "scope": (
@@ -32,42 +37,51 @@ DEFINITIONS = {
         "(is_deleted=false) and not listed in `malformed`; 'closed' means the row's is_closed=true "
         "and 'won' is_won=true, as written in crm/salesforce/opportunity.csv (state at DEMO_AS_OF). "
         "Win rates = won / closed, by count, over type='New Business' opportunities only. "
-        "All instants are UTC; days = seconds / 86400."),
+        "All instants are UTC; days = seconds / 86400."
+    ),
     "closed_won_by_month": (
         "Opportunities (all types) with is_won=true, grouped by the calendar month of close_date: "
-        "count and sum(amount)."),
+        "count and sum(amount)."
+    ),
     "activity": (
         "An activity is one e-mail message (key = Message-ID without angle brackets) or one "
         "meeting occurrence (key = UID for a non-recurring event; UID + '/' + the occurrence's "
         "original start as RECURRENCE-ID in UTC 'YYYYMMDDTHHMMSSZ' for occurrences of a recurring "
         "event, EXDATEs removed, overridden occurrences counted once with their override's "
         "status). ground_truth/activity_truth.csv gives each activity's true opportunity and "
-        "account. Messages with a malformed Date header (listed in `malformed`) are excluded."),
+        "account. Messages with a malformed Date header (listed in `malformed`) are excluded."
+    ),
     "participants": (
         "Of an e-mail: the From, To and Cc addresses. Of a meeting occurrence: ORGANIZER and every "
         "ATTENDEE, whatever their PARTSTAT and whether the occurrence is cancelled. Addresses are "
-        "compared lower-cased."),
+        "compared lower-cased."
+    ),
     "stakeholders_engaged": (
         "For an opportunity: the number of distinct lower-cased participant addresses, over all "
         "activities whose true opportunity it is, that equal the lower-cased email of a contact row "
         "(deleted or not; malformed rows excluded) whose account_id is the opportunity's "
-        "account_id. Internal, partner and unknown addresses never count. Buckets '<2' and '>=2'."),
+        "account_id. Internal, partner and unknown addresses never count. Buckets '<2' and '>=2'."
+    ),
     "internal_and_buyer": (
         f"Internal = address domain {COMPANY_DOMAIN}. Partner = a domain in partner_domains. "
-        "Buyer = any other sender (customer domains and free-mail)."),
+        "Buyer = any other sender (customer domains and free-mail)."
+    ),
     "response_time": (
         "E-mails are grouped into threads by the first Message-ID of References (the message's own "
         "Message-ID if it has none) and ordered by Date. buyer_to_rep: for every message sent by a "
         "buyer, the hours until the next later message in the same thread sent by an internal "
         "address (none if there is no such message); rep_to_buyer: symmetric, for every internal "
         "message, the hours until the next later buyer message. response_time_median_hours are the "
-        "medians over all such pairs of all threads."),
+        "medians over all such pairs of all threads."
+    ),
     "response_bucket": (
         "For an opportunity: the median buyer_to_rep hours over pairs in threads whose true "
-        "opportunity it is: '<=24h', '>24h', or 'none' without pairs."),
+        "opportunity it is: '<=24h', '>24h', or 'none' without pairs."
+    ),
     "critical_event_within_120d": (
         "critical_event_date_c is set and 0 <= critical_event_date_c - date(created_date) <= 120 "
-        "days: 'true', otherwise 'false'."),
+        "days: 'true', otherwise 'false'."
+    ),
     "win_rate_by_segment": "By the account's segment_c.",
     "win_rate_by_lead_source": "By opportunity.lead_source.",
     "verifier_events": (
@@ -76,29 +90,35 @@ DEFINITIONS = {
         "field is a catalogue crm_field (crm_source=field): new_value set = verified at "
         "created_date, new_value empty = regressed. 'started' is only visible for object "
         "verifiers. ground_truth/verifier_history.csv holds the full true history, including "
-        "'started' of field verifiers (crm_visible=false)."),
+        "'started' of field verifiers (crm_visible=false)."
+    ),
     "verifier_cycle_time": (
         "Per verifier with crm_source=object: over (opportunity, verifier) pairs with both a "
         "'started' and a 'verified' row, days from the first 'started' to the first 'verified' "
-        "after it: n, mean, median and p80 (numpy.percentile, linear). Field verifiers: n=0."),
+        "after it: n, mean, median and p80 (numpy.percentile, linear). Field verifiers: n=0."
+    ),
     "verifier_status_mix": (
         "At DEMO_AS_OF, over open opportunities (is_closed=false): each verifier's latest "
-        "CRM-visible status ('none' without events), count and sum(amount) per status."),
+        "CRM-visible status ('none' without events), count and sum(amount) per status."
+    ),
     "win_rate_by_verified_share": (
         "Closed New Business opportunities by the weight-share of verifiers whose latest "
-        "CRM-visible status is 'verified' (weights from the verifier catalogue)."),
+        "CRM-visible status is 'verified' (weights from the verifier catalogue)."
+    ),
     "stage_conversion_by_cohort": (
         "From opportunity_history (rows listed in `malformed` excluded), all opportunity types, "
         "rows ordered by created_date then id. An opportunity enters an open stage at its first "
         "row with that stage_name; cohort = the calendar month of that row's created_date. "
         "entered = opportunities entering the stage; reached_next = those with a later row whose "
         "stage is won or an open stage with a higher stage_order; won = those whose opportunity "
-        "row is is_won=true."),
+        "row is is_won=true."
+    ),
     "stage_transitions": (
         "A transition = consecutive opportunity_history rows (same ordering) whose stage_name "
         "differs. Regression: to a lower stage_order. Skip: to an open or won stage whose "
         "stage_order exceeds the previous one by more than 1 (moves to the lost stage are never "
-        "skips)."),
+        "skips)."
+    ),
 }
 
 
@@ -173,8 +193,9 @@ class TruthBuilder:
         acc_index = {a: i for i, a in enumerate(c.tables["account"].data["id"])}
         n_acc = len(acc_index) + 1
         eid_of: dict[str, int] = {}
-        p_eid = np.array([eid_of.setdefault(e.lower(), len(eid_of)) for e in people.email],
-                         dtype=np.int64)
+        p_eid = np.array(
+            [eid_of.setdefault(e.lower(), len(eid_of)) for e in people.email], dtype=np.int64
+        )
         valid = set()
         for i, (e, a) in enumerate(zip(ct.data["email"], ct.data["account_id"])):
             if i not in bad_c and e.lower() in eid_of:
@@ -237,8 +258,12 @@ class TruthBuilder:
         r = np.flatnonzero(internal & ok & (nxt_buy < thread_end))
         b2r = (em.time[nxt_int[b]] - em.time[b]) / 3600.0
         r2b = (em.time[nxt_buy[r]] - em.time[r]) / 3600.0
-        self.resp_median = {"buyer_to_rep": _median(b2r), "rep_to_buyer": _median(r2b),
-                            "buyer_to_rep_pairs": int(len(b)), "rep_to_buyer_pairs": int(len(r))}
+        self.resp_median = {
+            "buyer_to_rep": _median(b2r),
+            "rep_to_buyer": _median(r2b),
+            "buyer_to_rep_pairs": len(b),
+            "rep_to_buyer_pairs": len(r),
+        }
         opp_of_msg = np.frombuffer(th.opp, dtype=np.int64)[em.thread]
         per_opp: dict[int, list[float]] = defaultdict(list)
         for o, h in zip(opp_of_msg[b].tolist(), b2r.tolist()):
@@ -261,17 +286,29 @@ class TruthBuilder:
         opp_row = {oid: i for i, oid in enumerate(self.opp_t.data["id"])}
         ev: dict[tuple[int, str], list[tuple[int, int, str]]] = defaultdict(list)
         vs = c.tables["verifier_status_c"]
-        for j, (oid, key, st, ts) in enumerate(zip(vs.data["opportunity_c"], vs.data["verifier_key_c"],
-                                                   vs.data["status_c"], vs.data["status_date_c"])):
+        for j, (oid, key, st, ts) in enumerate(
+            zip(
+                vs.data["opportunity_c"],
+                vs.data["verifier_key_c"],
+                vs.data["status_c"],
+                vs.data["status_date_c"],
+            )
+        ):
             ev[(opp_row[oid], key)].append((ts, j, st))
         field_key = {v.crm_field: v.key for v in c.proc.verifiers if v.crm_source == "field"}
         fh = c.tables["opportunity_field_history"]
-        for j, (oid, f, new, ts) in enumerate(zip(fh.data["opportunity_id"], fh.data["field"],
-                                                  fh.data["new_value"], fh.data["created_date"])):
+        for j, (oid, f, new, ts) in enumerate(
+            zip(
+                fh.data["opportunity_id"],
+                fh.data["field"],
+                fh.data["new_value"],
+                fh.data["created_date"],
+            )
+        ):
             if f in field_key:
                 ev[(opp_row[oid], field_key[f])].append((ts, j, "verified" if new else "regressed"))
-        for k in ev:
-            ev[k].sort()
+        for lst in ev.values():
+            lst.sort()
         self.vev = ev
 
     def latest_status(self, o: int, key: str) -> str:
@@ -286,7 +323,6 @@ class TruthBuilder:
 
     # ---- aggregates --------------------------------------------------------------------------
     def aggregates(self) -> dict:
-        c = self.c
         d = self.opp_t.data
         agg: dict = {}
         cw: dict[str, dict] = {}
@@ -296,8 +332,9 @@ class TruthBuilder:
                 x = cw.setdefault(mth, {"count": 0, "amount": 0.0})
                 x["count"] += 1
                 x["amount"] += d["amount"][i]
-        agg["closed_won_by_month"] = {k: {"count": v["count"], "amount": round(v["amount"], 2)}
-                                      for k, v in sorted(cw.items())}
+        agg["closed_won_by_month"] = {
+            k: {"count": v["count"], "amount": round(v["amount"], 2)} for k, v in sorted(cw.items())
+        }
         nb = [i for i in self.valid if d["is_closed"][i] and d["type"][i] == "New Business"]
         self.nb_closed = nb
 
@@ -313,9 +350,11 @@ class TruthBuilder:
         agg["win_rate_by_segment"] = rate_by(lambda i: self.opp_segment[i] or "")
         agg["win_rate_by_lead_source"] = rate_by(lambda i: d["lead_source"][i] or "")
         agg["win_rate_by_stakeholder_bucket"] = rate_by(
-            lambda i: ">=2" if self.stakeholders[i] >= 2 else "<2")
+            lambda i: ">=2" if self.stakeholders[i] >= 2 else "<2"
+        )
         agg["win_rate_by_critical_event_within_120d"] = rate_by(
-            lambda i: "true" if self.ce_within(i) else "false")
+            lambda i: "true" if self.ce_within(i) else "false"
+        )
         agg["win_rate_by_response_bucket"] = rate_by(self.response_bucket)
         agg["win_rate_by_verified_share"] = rate_by(lambda i: _bucket_share(self.verified_share(i)))
         all_types: dict[str, list[int]] = {}
@@ -330,7 +369,8 @@ class TruthBuilder:
         agg["verifier_status_mix"] = self.status_mix()
         agg["response_time_median_hours"] = self.resp_median
         agg["stakeholders_engaged_distribution"] = {
-            str(k): v for k, v in sorted(_count(self.stakeholders[i] for i in nb).items())}
+            str(k): v for k, v in sorted(_count(self.stakeholders[i] for i in nb).items())
+        }
         return agg
 
     def ce_within(self, i: int) -> bool:
@@ -345,13 +385,16 @@ class TruthBuilder:
         h = self.c.tables["opportunity_history"]
         opp_row = {oid: i for i, oid in enumerate(self.opp_t.data["id"])}
         rows: dict[int, list] = defaultdict(list)
-        for j, (oid, st, ts, hid) in enumerate(zip(h.data["opportunity_id"], h.data["stage_name"],
-                                                   h.data["created_date"], h.data["id"])):
+        for j, (oid, st, ts, hid) in enumerate(
+            zip(
+                h.data["opportunity_id"], h.data["stage_name"], h.data["created_date"], h.data["id"]
+            )
+        ):
             if j in h.malformed:
                 continue
             rows[opp_row[oid]].append((ts, hid, st))
-        for k in rows:
-            rows[k].sort()
+        for lst in rows.values():
+            lst.sort()
         return rows
 
     def stage_conversion(self) -> dict:
@@ -368,11 +411,20 @@ class TruthBuilder:
                     continue
                 seen.add(st)
                 order = self.stage_by_name[st].order
-                nxt = any((self.stage_by_name[s2].is_won or (not self.stage_by_name[s2].is_closed
-                                                             and self.stage_by_name[s2].order > order))
-                          for _, _, s2 in rows[j + 1:])
+                nxt = any(
+                    (
+                        self.stage_by_name[s2].is_won
+                        or (
+                            not self.stage_by_name[s2].is_closed
+                            and self.stage_by_name[s2].order > order
+                        )
+                    )
+                    for _, _, s2 in rows[j + 1 :]
+                )
                 mth = str(np.datetime64(int(ts), "s").astype("datetime64[M]"))
-                x = out.setdefault(mth, {}).setdefault(st, {"entered": 0, "reached_next": 0, "won": 0})
+                x = out.setdefault(mth, {}).setdefault(
+                    st, {"entered": 0, "reached_next": 0, "won": 0}
+                )
                 x["entered"] += 1
                 x["reached_next"] += int(nxt)
                 x["won"] += int(bool(d["is_won"][i]))
@@ -384,7 +436,7 @@ class TruthBuilder:
         reg_opps: set[int] = set()
         for i in idxs:
             rows = self.hist.get(i, [])
-            for (_, _, a), (_, _, b) in zip(rows, rows[1:]):
+            for (_, _, a), (_, _, b) in itertools.pairwise(rows):
                 if a == b:
                     continue
                 sa, sb = self.stage_by_name[a], self.stage_by_name[b]
@@ -414,9 +466,12 @@ class TruthBuilder:
                         days.append((f - s) / DAY)
             if days:
                 a = np.array(days)
-                out[v.key] = {"n": len(days), "mean": round(float(a.mean()), 6),
-                              "median": round(float(np.median(a)), 6),
-                              "p80": round(float(np.percentile(a, 80)), 6)}
+                out[v.key] = {
+                    "n": len(days),
+                    "mean": round(float(a.mean()), 6),
+                    "median": round(float(np.median(a)), 6),
+                    "p80": round(float(np.percentile(a, 80)), 6),
+                }
             else:
                 out[v.key] = {"n": 0, "mean": None, "median": None, "p80": None}
         return out
@@ -426,14 +481,15 @@ class TruthBuilder:
         open_i = [i for i in self.valid if not d["is_closed"][i]]
         out = {}
         for v in self.c.proc.verifiers:
-            mix: dict[str, dict] = {s: {"count": 0, "amount": 0.0}
-                                    for s in ("none", "started", "verified", "regressed")}
+            mix: dict[str, dict] = {
+                s: {"count": 0, "amount": 0.0} for s in ("none", "started", "verified", "regressed")
+            }
             for i in open_i:
                 s = self.latest_status(i, v.key)
                 mix[s]["count"] += 1
                 mix[s]["amount"] += d["amount"][i] or 0.0
-            for s in mix:
-                mix[s]["amount"] = round(mix[s]["amount"], 2)
+            for x in mix.values():
+                x["amount"] = round(x["amount"], 2)
             out[v.key] = mix
         return {"as_of": str(DEMO_AS_OF), "open_opportunities": len(open_i), "by_verifier": out}
 
@@ -455,29 +511,37 @@ class TruthBuilder:
 
         eff["stakeholders_engaged"] = {
             "description": "Fewer than two engaged stakeholders means a much lower win rate.",
-            "parameters": {"logit_stakeholders_ge_2": P["WIN_LOGIT"]["stakeholders_ge_2"],
-                           "p_one_stakeholder_and_max_by_segment": P["STAKEHOLDER_K"]},
+            "parameters": {
+                "logit_stakeholders_ge_2": P["WIN_LOGIT"]["stakeholders_ge_2"],
+                "p_one_stakeholder_and_max_by_segment": P["STAKEHOLDER_K"],
+            },
             "aggregate": "win_rate_by_stakeholder_bucket",
-            "expected_win_rate": expected_by(lambda i: ">=2" if self.stakeholders[i] >= 2 else "<2"),
+            "expected_win_rate": expected_by(
+                lambda i: ">=2" if self.stakeholders[i] >= 2 else "<2"
+            ),
             "min_difference": {"higher": ">=2", "lower": "<2", "at_least": 0.15},
         }
         eff["critical_event_within_120d"] = {
             "description": "A critical event at most 120 days after creation raises the win rate "
-                           "(and speeds verifiers up).",
-            "parameters": {"logit": P["WIN_LOGIT"]["critical_event_within_120d"],
-                           "probabilities_within_further_none": P["CRITICAL_EVENT_PROBS"],
-                           "verifier_speedup": P["CRITICAL_EVENT_SPEEDUP"]},
+            "(and speeds verifiers up).",
+            "parameters": {
+                "logit": P["WIN_LOGIT"]["critical_event_within_120d"],
+                "probabilities_within_further_none": P["CRITICAL_EVENT_PROBS"],
+                "verifier_speedup": P["CRITICAL_EVENT_SPEEDUP"],
+            },
             "aggregate": "win_rate_by_critical_event_within_120d",
             "expected_win_rate": expected_by(lambda i: "true" if self.ce_within(i) else "false"),
             "min_difference": {"higher": "true", "lower": "false", "at_least": 0.1},
         }
         eff["rep_response_time"] = {
             "description": "Deals whose rep answers buyer e-mails after more than 24 h (median) "
-                           "win less often.",
-            "parameters": {"logit_over_24h": P["WIN_LOGIT"]["rep_response_over_24h"],
-                           "rep_base_hours": "lognormal(median 9 h, sigma 1.0) per rep",
-                           "deal_factor": "lognormal(0, 0.45)",
-                           "per_reply_sigma": A["REP_REPLY_SIGMA"]},
+            "win less often.",
+            "parameters": {
+                "logit_over_24h": P["WIN_LOGIT"]["rep_response_over_24h"],
+                "rep_base_hours": "lognormal(median 9 h, sigma 1.0) per rep",
+                "deal_factor": "lognormal(0, 0.45)",
+                "per_reply_sigma": A["REP_REPLY_SIGMA"],
+            },
             "aggregate": "win_rate_by_response_bucket",
             "expected_win_rate": expected_by(self.response_bucket),
             "min_difference": {"higher": "<=24h", "lower": ">24h", "at_least": 0.08},
@@ -490,8 +554,10 @@ class TruthBuilder:
         }
         eff["lead_source"] = {
             "description": "Win rate differs by lead source (Referral best, Outbound worst).",
-            "parameters": {"logit": P["WIN_LOGIT"]["lead_source"],
-                           "mix_by_segment": P["LEAD_SOURCE_PROBS"]},
+            "parameters": {
+                "logit": P["WIN_LOGIT"]["lead_source"],
+                "mix_by_segment": P["LEAD_SOURCE_PROBS"],
+            },
             "aggregate": "win_rate_by_lead_source",
             "expected_win_rate": expected_by(lambda i: d["lead_source"][i] or ""),
         }
@@ -499,13 +565,17 @@ class TruthBuilder:
         lo_b, hi_b = VERIFIER_BUCKETS[0][2], VERIFIER_BUCKETS[-1][2]
         eff["verifiers_verified"] = {
             "description": "Win rate rises with the weight-share of verified verifiers: won deals "
-                           "verify (almost) every verifier, lost deals stop part-way.",
-            "parameters": {"p_take_required": P["P_TAKE_REQUIRED"],
-                           "p_take_optional": P["P_TAKE_OPTIONAL"],
-                           "loss_depth_decay": P["LOSS_DEPTH_DECAY"]},
+            "verify (almost) every verifier, lost deals stop part-way.",
+            "parameters": {
+                "p_take_required": P["P_TAKE_REQUIRED"],
+                "p_take_optional": P["P_TAKE_OPTIONAL"],
+                "loss_depth_decay": P["LOSS_DEPTH_DECAY"],
+            },
             "aggregate": "win_rate_by_verified_share",
             "min_difference": {"higher": hi_b, "lower": lo_b, "at_least": 0.5},
-            "observed_monotone": _monotone([vb[b]["win_rate"] for _, _, b in VERIFIER_BUCKETS if b in vb]),
+            "observed_monotone": _monotone(
+                [vb[b]["win_rate"] for _, _, b in VERIFIER_BUCKETS if b in vb]
+            ),
         }
         # rep skill -> verifier velocity
         rep_days: dict[int, list[float]] = defaultdict(list)
@@ -515,7 +585,9 @@ class TruthBuilder:
             if i not in self.valid_set:
                 continue
             s = next((ts for ts, _, st in e if st == "started"), None)
-            f = next((ts for ts, _, st in e if st == "verified" and s is not None and ts >= s), None)
+            f = next(
+                (ts for ts, _, st in e if st == "verified" and s is not None and ts >= s), None
+            )
             if s is not None and f is not None and by[i].type != "Renewal":
                 rep_days[uid_index[owner_row[i]]].append((f - s) / DAY)
         reps = [u for u in c.w.reps if len(rep_days.get(u, [])) >= 10]
@@ -526,13 +598,15 @@ class TruthBuilder:
         norm = [m / seg_base[c.w.u_segment[u]] for m, u in zip(med, reps)]
         eff["rep_skill_verifier_velocity"] = {
             "description": "Reps differ in skill: verifier cycle time = segment base / skill.",
-            "parameters": {"skill": "lognormal(0, 0.35) clipped to [0.45, 2.2]",
-                           "verifier_cycle_days_by_segment": seg_base,
-                           "log_skill_win_logit": P["WIN_LOGIT"]["log_rep_skill"],
-                           "rep_skill": {c.w.u_id[u]: round(float(c.w.skill[u]), 4) for u in c.w.reps}},
+            "parameters": {
+                "skill": "lognormal(0, 0.35) clipped to [0.45, 2.2]",
+                "verifier_cycle_days_by_segment": seg_base,
+                "log_skill_win_logit": P["WIN_LOGIT"]["log_rep_skill"],
+                "rep_skill": {c.w.u_id[u]: round(float(c.w.skill[u]), 4) for u in c.w.reps},
+            },
             "metric": "Spearman correlation between rep_skill and the rep's median object-verifier "
-                      "cycle days (verified - started, New Business and Expansion deals, reps with "
-                      ">= 10 pairs) divided by the rep's segment base cycle days",
+            "cycle days (verified - started, New Business and Expansion deals, reps with "
+            ">= 10 pairs) divided by the rep's segment base cycle days",
             "observed": round(_spearman(skill, norm), 4),
             "expected_max": -0.6,
         }
@@ -545,11 +619,16 @@ class TruthBuilder:
         reps2 = [u for u in c.w.reps if len(per_rep.get(u, [])) >= 20]
         eff["rep_response_time"]["per_rep"] = {
             "metric": "Spearman correlation between each rep's planted base response hours and the "
-                      "median buyer_to_rep hours on deal threads of their deals (reps with >= 20 "
-                      "pairs)",
+            "median buyer_to_rep hours on deal threads of their deals (reps with >= 20 "
+            "pairs)",
             "rep_base_hours": {c.w.u_id[u]: round(float(c.w.resp_base[u]), 4) for u in c.w.reps},
-            "observed": round(_spearman([float(c.w.resp_base[u]) for u in reps2],
-                                        [float(np.median(per_rep[u])) for u in reps2]), 4),
+            "observed": round(
+                _spearman(
+                    [float(c.w.resp_base[u]) for u in reps2],
+                    [float(np.median(per_rep[u])) for u in reps2],
+                ),
+                4,
+            ),
             "expected_min": 0.8,
         }
         # buying-job revisits and verifier regressions (closed New Business + Expansion)
@@ -560,12 +639,13 @@ class TruthBuilder:
         sd = math.sqrt(elig * P["P_REVISIT"] * (1 - P["P_REVISIT"])) / max(1, len(closed_ne))
         eff["buying_job_revisits"] = {
             "description": "Buyers revisit earlier buying jobs: a verified verifier regresses, is "
-                           "started again and re-verified later.",
+            "started again and re-verified later.",
             "parameters": {"p_revisit": P["P_REVISIT"]},
             "metric": "share of closed New Business and Expansion opportunities with a verifier "
-                      "that is 'regressed' and later 'verified' again (CRM-visible events)",
+            "that is 'regressed' and later 'verified' again (CRM-visible events)",
             "observed": round(redo / len(closed_ne), 6) if closed_ne else None,
-            "expected": round(exp, 6), "tolerance": round(max(0.03, 4 * sd), 4),
+            "expected": round(exp, 6),
+            "tolerance": round(max(0.03, 4 * sd), 4),
         }
         lost_ne = [i for i in closed_ne if not d["is_won"][i]]
         dec = sum(1 for i in lost_ne if self._has_final_regression(i))
@@ -575,30 +655,35 @@ class TruthBuilder:
             "description": "On lost deals a verified verifier sometimes regresses before the loss.",
             "parameters": {"p_decay_regress": p_d},
             "metric": "share of lost New Business and Expansion opportunities with a verifier whose "
-                      "latest CRM-visible status is 'regressed'",
+            "latest CRM-visible status is 'regressed'",
             "observed": round(dec / len(lost_ne), 6) if lost_ne else None,
             "expected": round(p_d * elig_d / len(lost_ne), 6) if lost_ne else None,
-            "tolerance": round(max(0.03, 4 * math.sqrt(elig_d * p_d * (1 - p_d)) / max(1, len(lost_ne))), 4),
+            "tolerance": round(
+                max(0.03, 4 * math.sqrt(elig_d * p_d * (1 - p_d)) / max(1, len(lost_ne))), 4
+            ),
         }
-        fwd, skips, regs, reg_opps = self.transitions(closed_ne)
+        fwd, skips, _, reg_opps = self.transitions(closed_ne)
         elig_r = sum(1 for i in closed_ne if by[i].stage_reg_eligible)
         p_r = P["P_STAGE_REGRESS"]
         eff["stage_regressions"] = {
             "description": "CRM stages regress (back one stage, later forward again).",
             "parameters": {"p_stage_regress_per_deal": p_r},
             "metric": "share of closed New Business and Expansion opportunities with at least one "
-                      "regression in opportunity_history",
+            "regression in opportunity_history",
             "observed": round(len(reg_opps) / len(closed_ne), 6) if closed_ne else None,
             "expected": round(p_r * elig_r / len(closed_ne), 6) if closed_ne else None,
-            "tolerance": round(max(0.03, 4 * math.sqrt(elig_r * p_r * (1 - p_r)) / max(1, len(closed_ne))), 4),
+            "tolerance": round(
+                max(0.03, 4 * math.sqrt(elig_r * p_r * (1 - p_r)) / max(1, len(closed_ne))), 4
+            ),
         }
         eff["stage_skips"] = {
             "description": "Reps sometimes skip a stage update, so the next update jumps stages.",
             "parameters": {"p_skip_per_advance": P["P_STAGE_SKIP"]},
             "metric": "skips / forward transitions (open or won target) over closed New Business "
-                      "and Expansion opportunities",
+            "and Expansion opportunities",
             "observed": round(skips / fwd, 6) if fwd else None,
-            "expected": P["P_STAGE_SKIP"], "tolerance": 0.05,
+            "expected": P["P_STAGE_SKIP"],
+            "tolerance": 0.05,
         }
         # quarter-end spike and seasonality (won New Business + Expansion)
         won_ne = [i for i in closed_ne if d["is_won"][i]]
@@ -609,9 +694,11 @@ class TruthBuilder:
             "description": "Won deals are signed in the last days of the quarter.",
             "parameters": {"p_snap_by_quarter": P["P_SNAP"], "window_days": P["SNAP_WINDOW_DAYS"]},
             "metric": f"share of won New Business and Expansion opportunities whose close_date is in "
-                      f"the last {P['SNAP_WINDOW_DAYS']} days of its calendar quarter "
-                      f"(uniform closing would give about {P['SNAP_WINDOW_DAYS'] / 91:.2f})",
-            "observed": round(obs, 6), "expected": e_["expected"], "tolerance": e_["tolerance"],
+            f"the last {P['SNAP_WINDOW_DAYS']} days of its calendar quarter "
+            f"(uniform closing would give about {P['SNAP_WINDOW_DAYS'] / 91:.2f})",
+            "observed": round(obs, 6),
+            "expected": e_["expected"],
+            "tolerance": e_["tolerance"],
         }
         eff["yearly_seasonality"] = self._seasonality(P)
         eff["churn"] = self._churn()
@@ -644,6 +731,7 @@ class TruthBuilder:
         d = date_of_day(day)
         qm = ((d.month - 1) // 3 + 1) * 3
         from datetime import date as _date
+
         nxt = _date(d.year + 1, 1, 1) if qm == 12 else _date(d.year, qm + 1, 1)
         return (nxt - d).days <= dl.SNAP_WINDOW_DAYS
 
@@ -671,12 +759,14 @@ class TruthBuilder:
         sd = er * math.sqrt(var[4] / exp[4] ** 2 + var[3] / exp[3] ** 2) if er else 0.0
         return {
             "description": "Yearly seasonality: more pipeline is created in autumn and deals whose "
-                           "natural close is in Q4 win more often (budget flush); summer is slow.",
-            "parameters": {"creation_month_weight": P["CREATION_MONTH_WEIGHT"],
-                           "creation_growth_per_year": P["CREATION_GROWTH_PER_YEAR"],
-                           "logit_natural_close_quarter": P["WIN_LOGIT"]["natural_close_quarter"]},
+            "natural close is in Q4 win more often (budget flush); summer is slow.",
+            "parameters": {
+                "creation_month_weight": P["CREATION_MONTH_WEIGHT"],
+                "creation_growth_per_year": P["CREATION_GROWTH_PER_YEAR"],
+                "logit_natural_close_quarter": P["WIN_LOGIT"]["natural_close_quarter"],
+            },
             "metric": "closed-won count (New Business + Expansion) with close_date in Q4 divided by "
-                      "Q3, years 2024 and 2025 together",
+            "Q3, years 2024 and 2025 together",
             "observed": round(ratio, 6) if ratio else None,
             "counts": {"Q3": cnt[3], "Q4": cnt[4]},
             "expected": round(er, 6) if er else None,
@@ -690,11 +780,12 @@ class TruthBuilder:
         e_ = _expect([1 - self.by_idx[i].p_win for i in ren], floor=0.03)
         return {
             "description": "After the sale some customers churn: churn = a Renewal opportunity that "
-                           "is Closed Lost; the account's type becomes 'Former Customer'.",
+            "is Closed Lost; the account's type becomes 'Former Customer'.",
             "parameters": {"p_churn_by_segment": dl.P_CHURN},
             "metric": "closed-lost renewals / closed renewals",
             "observed": round(lost / len(ren), 6) if ren else None,
-            "expected": e_["expected"], "tolerance": e_["tolerance"],
+            "expected": e_["expected"],
+            "tolerance": e_["tolerance"],
         }
 
     def _expansion(self, P: dict) -> dict:
@@ -719,12 +810,13 @@ class TruthBuilder:
         e_ = _expect(ps, floor=0.03)
         return {
             "description": "After a won New Business deal some customers expand (type='Expansion' "
-                           "opportunity on the same account, 60-300 days after the win).",
+            "opportunity on the same account, 60-300 days after the win).",
             "parameters": {"p_expansion_by_segment": P["P_EXPANSION"]},
             "metric": "share of won New Business opportunities followed by an Expansion "
-                      "opportunity on the same account",
+            "opportunity on the same account",
             "observed": round(got / len(nb_won), 6) if nb_won else None,
-            "expected": e_["expected"], "tolerance": e_["tolerance"],
+            "expected": e_["expected"],
+            "tolerance": e_["tolerance"],
         }
 
     def _churn_ts(self, a: int) -> int | None:
@@ -739,21 +831,23 @@ class TruthBuilder:
         c = self.c
         w = c.w
         d = self.opp_t.data
-        ct = c.tables["contact"]
         n_dup = sum(1 for x in w.c_dup_of if x >= 0)
         n_merged = sum(1 for x in w.c_master if x >= 0)
         free = [e for e in w.c_email if e.rsplit("@", 1)[1].lower() in vocab.FREE_MAIL_DOMAINS]
         h = c.tables["opportunity_history"]
         last: dict[str, tuple] = {}
         push_opps, amt_opps = set(), set()
-        order = sorted(range(len(h)), key=lambda j: (h.data["opportunity_id"][j], h.data["created_date"][j], h.data["id"][j]))
+        order = sorted(
+            range(len(h)),
+            key=lambda j: (h.data["opportunity_id"][j], h.data["created_date"][j], h.data["id"][j]),
+        )
         for j in order:
             if j in h.malformed:
                 continue
             oid = h.data["opportunity_id"][j]
             cur = (h.data["close_date"][j], h.data["amount"][j], h.data["stage_name"][j])
             if oid in last:
-                pc, pa, ps = last[oid]
+                pc, pa, _ = last[oid]
                 st = self.stage_by_name[cur[2]]
                 if cur[0] > pc and not st.is_closed:
                     push_opps.add(oid)
@@ -769,58 +863,106 @@ class TruthBuilder:
         return {
             "pushed_close_dates": {
                 "description": "Reps set optimistic close dates and push them when they pass.",
-                "parameters": {"first_close_date_fraction_of_true_length": dl.CLOSE_DATE_OPTIMISM,
-                               "push_days": [14, 75]},
+                "parameters": {
+                    "first_close_date_fraction_of_true_length": dl.CLOSE_DATE_OPTIMISM,
+                    "push_days": [14, 75],
+                },
                 "metric": "opportunities with an opportunity_history row whose close_date is later "
-                          "than the previous row's while the stage is open",
-                "observed": pushed, "expected": pushed, "tolerance": 0},
+                "than the previous row's while the stage is open",
+                "observed": pushed,
+                "expected": pushed,
+                "tolerance": 0,
+            },
             "amount_changes": {
                 "description": "Amounts change during the deal.",
                 "parameters": {"p_one_change_and_second": dl.P_AMOUNT_CHANGE},
                 "metric": "opportunities whose amount differs between opportunity_history rows",
-                "observed": amount_changed, "expected": amount_changed, "tolerance": 0},
+                "observed": amount_changed,
+                "expected": amount_changed,
+                "tolerance": 0,
+            },
             "stale_open_pipeline": {
                 "description": "Some open deals keep a close date in the past.",
                 "parameters": {"p_stale_open": dl.P_STALE_OPEN},
                 "metric": "open opportunities with close_date < DEMO_AS_OF",
-                "observed": stale, "expected": stale, "tolerance": 0},
+                "observed": stale,
+                "expected": stale,
+                "tolerance": 0,
+            },
             "duplicate_contacts": {
                 "description": "The same person entered twice: e-mail differs only in letter case; "
-                               "merged duplicates are deleted rows with master_record_id.",
-                "parameters": {"share": 0.02, "p_merged": 0.5,
-                               "p_writes_from_duplicate_address": act.P_DUPLICATE_ADDRESS},
+                "merged duplicates are deleted rows with master_record_id.",
+                "parameters": {
+                    "share": 0.02,
+                    "p_merged": 0.5,
+                    "p_writes_from_duplicate_address": act.P_DUPLICATE_ADDRESS,
+                },
                 "metric": "contact rows whose lower-cased email equals another contact row's",
-                "observed": n_dup, "expected": n_dup, "merged": n_merged, "tolerance": 0},
+                "observed": n_dup,
+                "expected": n_dup,
+                "merged": n_merged,
+                "tolerance": 0,
+            },
             "free_mail_contacts": {
                 "description": "Some buyers use free-mail addresses.",
                 "parameters": {"domains": list(vocab.FREE_MAIL_DOMAINS)},
                 "metric": "contact rows with a free-mail domain",
-                "observed": len(free), "expected": len(free), "tolerance": 0},
+                "observed": len(free),
+                "expected": len(free),
+                "tolerance": 0,
+            },
             "partner_domains": {
                 "description": "Partner/reseller people are copied on partner-sourced deal threads "
-                               "and have their own threads; partner domains are never buyers.",
-                "parameters": {"domains": list(PARTNER_DOMAINS)}},
+                "and have their own threads; partner domains are never buyers.",
+                "parameters": {"domains": list(PARTNER_DOMAINS)},
+            },
             "deleted_opportunities": {
                 "description": "Duplicate opportunities created by mistake and deleted "
-                               "(is_deleted=true, also in REST pages: queryAll semantics).",
+                "(is_deleted=true, also in REST pages: queryAll semantics).",
                 "parameters": {"p_deleted_duplicate": dl.P_DELETED_DUPLICATE},
-                "observed": deleted, "expected": deleted, "tolerance": 0},
+                "observed": deleted,
+                "expected": deleted,
+                "tolerance": 0,
+            },
             "malformed_records": {
                 "description": "A few malformed records (listed in `malformed`).",
-                "observed": len(c.malformed), "expected": len(c.malformed), "tolerance": 0},
+                "observed": len(c.malformed),
+                "expected": len(c.malformed),
+                "tolerance": 0,
+            },
         }
 
     # ---- per-row truth files (string columns) ------------------------------------------------
     def opportunity_columns(self) -> tuple[list[str], list[list[str]]]:
         c = self.c
         d = self.opp_t.data
-        header = ["opportunity_id", "type", "account_id", "owner_id", "segment", "region",
-                  "lead_source", "created_date", "outcome", "latent_outcome", "is_malformed",
-                  "p_win", "stakeholders_planned", "stakeholders_engaged",
-                  "critical_event_within_120d", "rep_response_hours_planned",
-                  "response_median_hours", "response_bucket", "rep_skill", "verified_share",
-                  "buying_job_revisit", "stage_regressed", "close_date_pushes",
-                  "natural_close_date", "quarter_end_snapped"]
+        header = [
+            "opportunity_id",
+            "type",
+            "account_id",
+            "owner_id",
+            "segment",
+            "region",
+            "lead_source",
+            "created_date",
+            "outcome",
+            "latent_outcome",
+            "is_malformed",
+            "p_win",
+            "stakeholders_planned",
+            "stakeholders_engaged",
+            "critical_event_within_120d",
+            "rep_response_hours_planned",
+            "response_median_hours",
+            "response_bucket",
+            "rep_skill",
+            "verified_share",
+            "buying_job_revisit",
+            "stage_regressed",
+            "close_date_pushes",
+            "natural_close_date",
+            "quarter_end_snapped",
+        ]
         rows = []
         tf = ("false", "true")
         for o in sorted(c.opps, key=lambda x: x.idx):
@@ -832,17 +974,35 @@ class TruthBuilder:
             else:
                 outcome = "won" if o.won else "lost"
             rm = self.resp_opp.get(i)
-            rows.append([
-                d["id"][i], o.type, c.w.a_id[o.account], c.w.u_id[o.owner], o.segment, o.region,
-                o.lead_source, o.created, outcome,
-                "" if o.deleted else ("won" if o.won else "lost"),
-                tf[i in self.bad_opp], f"{o.p_win:.6f}",
-                str(len(o.stakeholders)), str(self.stakeholders.get(i, 0)),
-                tf[o.ce_kind == "within"],
-                f"{o.resp_hours:.3f}", "" if rm is None else f"{rm:.3f}", self.response_bucket(i),
-                f"{o.skill:.4f}", f"{self.verified_share(i):.6f}",
-                tf[o.revisited], tf[o.stage_regressed], str(o.pushes),
-                o.natural_close_ts // DAY if o.natural_close_ts else None, tf[o.snapped]])
+            rows.append(
+                [
+                    d["id"][i],
+                    o.type,
+                    c.w.a_id[o.account],
+                    c.w.u_id[o.owner],
+                    o.segment,
+                    o.region,
+                    o.lead_source,
+                    o.created,
+                    outcome,
+                    "" if o.deleted else ("won" if o.won else "lost"),
+                    tf[i in self.bad_opp],
+                    f"{o.p_win:.6f}",
+                    str(len(o.stakeholders)),
+                    str(self.stakeholders.get(i, 0)),
+                    tf[o.ce_kind == "within"],
+                    f"{o.resp_hours:.3f}",
+                    "" if rm is None else f"{rm:.3f}",
+                    self.response_bucket(i),
+                    f"{o.skill:.4f}",
+                    f"{self.verified_share(i):.6f}",
+                    tf[o.revisited],
+                    tf[o.stage_regressed],
+                    str(o.pushes),
+                    o.natural_close_ts // DAY if o.natural_close_ts else None,
+                    tf[o.snapped],
+                ]
+            )
         cols = [list(x) for x in zip(*rows)]
         cols[7] = fmt_ts(cols[7])
         nat = cols[23]
@@ -882,8 +1042,16 @@ class TruthBuilder:
                 visc.append("true" if vis else "false")
         return header, [oid, key, st, fmt_ts(at), visc]
 
-    ACTIVITY_HEADER = ["activity_key", "kind", "opportunity_id", "account_id", "occurred_at",
-                       "thread_key", "status", "is_malformed"]
+    ACTIVITY_HEADER: tuple[str, ...] = (
+        "activity_key",
+        "kind",
+        "opportunity_id",
+        "account_id",
+        "occurred_at",
+        "thread_key",
+        "status",
+        "is_malformed",
+    )
 
     def activity_chunks(self, chunk: int = 200_000):
         """String columns of ground_truth/activity_truth.csv, in chunks (e-mails, then meetings)."""
@@ -901,9 +1069,16 @@ class TruthBuilder:
             b = min(n, a + chunk)
             tl = em.thread[a:b].tolist()
             k = b - a
-            yield [mid[a:b], ["email"] * k, [t_opp[t] for t in tl], [t_acc[t] for t in tl],
-                   fmt_ts(em.time[a:b]), [mid[f] for f in em.first[a:b].tolist()], [""] * k,
-                   ["true" if i in bad else "false" for i in range(a, b)]]
+            yield [
+                mid[a:b],
+                ["email"] * k,
+                [t_opp[t] for t in tl],
+                [t_acc[t] for t in tl],
+                fmt_ts(em.time[a:b]),
+                [mid[f] for f in em.first[a:b].tolist()],
+                [""] * k,
+                ["true" if i in bad else "false" for i in range(a, b)],
+            ]
         key, kind, opp, acc, ts, thread, status = [], [], [], [], [], [], []
         for m in c.meetings:
             oid = opp_ids[m.opp] if m.opp >= 0 else ""
@@ -937,4 +1112,4 @@ def _count(it) -> dict:
 
 def _monotone(xs: list) -> bool:
     xs = [x for x in xs if x is not None]
-    return all(a <= b for a, b in zip(xs, xs[1:]))
+    return all(a <= b for a, b in itertools.pairwise(xs))

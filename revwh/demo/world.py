@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
-from .rand import Rand
-
 from . import vocab
-from .constants import COMPANY_DOMAIN, HISTORY_START_DAY, AS_OF_DAY
-from .ids import sf_id, sf_ids
+from .constants import AS_OF_DAY, COMPANY_DOMAIN, HISTORY_START_DAY
+from .ids import sf_ids
+from .rand import Rand
 from .timeutil import DAY, HOUR
 
 SEGMENT_WEIGHT = {"SMB": 1.5, "Mid-Market": 1.0, "Enterprise": 0.6}  # deals per rep, relative
@@ -23,16 +22,28 @@ DUPLICATE_CONTACT_SHARE = 0.02
 FREE_MAIL_CONTACT_SHARE = {"SMB": 0.06, "Mid-Market": 0.02, "Enterprise": 0.01}
 
 
-@lru_cache(maxsize=None)
+@cache
 def ascii_fold(s: str) -> str:
-    s = (s.replace("ß", "ss").replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
-         .replace("Ä", "Ae").replace("Ö", "Oe").replace("Ü", "Ue").replace("ø", "o")
-         .replace("Ø", "O").replace("å", "a").replace("Å", "A").replace("ł", "l").replace("Ł", "L"))
+    s = (
+        s.replace("ß", "ss")
+        .replace("ä", "ae")
+        .replace("ö", "oe")
+        .replace("ü", "ue")
+        .replace("Ä", "Ae")
+        .replace("Ö", "Oe")
+        .replace("Ü", "Ue")
+        .replace("ø", "o")
+        .replace("Ø", "O")
+        .replace("å", "a")
+        .replace("Å", "A")
+        .replace("ł", "l")
+        .replace("Ł", "L")
+    )
     s = unicodedata.normalize("NFKD", s)
     return "".join(c for c in s if c.isascii())
 
 
-@lru_cache(maxsize=None)
+@cache
 def local_part(s: str) -> str:
     return "".join(c for c in ascii_fold(s).lower() if c.isalnum() or c == "-")
 
@@ -142,15 +153,21 @@ def _business_ts(day: int, rng: Rand) -> int:
 
 
 def _build_org(w: World, scale: float, rng: Rand) -> None:
-    n_reps = max(3, int(round(40 * scale)))
+    n_reps = max(3, round(40 * scale))
     seg_of = alloc(n_reps, [0.4, 0.35, 0.25], rng)
     reg_of = alloc(n_reps, [0.5, 0.3, 0.2], rng)
     used_emails: set[str] = set()
     org_start = HISTORY_START_DAY - 900
 
     def role(name: str, parent: int | None) -> int:
-        w.roles.append({"name": name, "developer_name": name.replace(" ", "_"),
-                        "parent": parent, "created": org_start * DAY + 15 * HOUR})
+        w.roles.append(
+            {
+                "name": name,
+                "developer_name": name.replace(" ", "_"),
+                "parent": parent,
+                "created": org_start * DAY + 15 * HOUR,
+            }
+        )
         return len(w.roles) - 1
 
     r_vp = role("VP Sales", None)
@@ -159,8 +176,15 @@ def _build_org(w: World, scale: float, rng: Rand) -> None:
     r_se = role("Sales Engineer", r_vp)
     r_cs = role("Customer Success", r_vp)
 
-    def user(kind: str, region: str, segment: str, title: str, role_i: int, manager: int,
-             created_day: int) -> int:
+    def user(
+        kind: str,
+        region: str,
+        segment: str,
+        title: str,
+        role_i: int,
+        manager: int,
+        created_day: int,
+    ) -> int:
         first = _pick(rng, vocab.FIRST_NAMES[region])
         last = _pick(rng, vocab.LAST_NAMES[region])
         base = f"{local_part(first)}.{local_part(last)}"
@@ -191,27 +215,63 @@ def _build_org(w: World, scale: float, rng: Rand) -> None:
             continue
         n_mgr = max(1, -(-n_in // 10))
         mgr_of_region[region] = [
-            user("manager", region, "", f"Sales Manager, {region}", r_mgr[region], w.vp,
-                 org_start + int(rng.integers(0, 200)))
-            for _ in range(n_mgr)]
+            user(
+                "manager",
+                region,
+                "",
+                f"Sales Manager, {region}",
+                r_mgr[region],
+                w.vp,
+                org_start + int(rng.integers(0, 200)),
+            )
+            for _ in range(n_mgr)
+        ]
         w.managers.extend(mgr_of_region[region])
     for i in range(n_reps):
         region = vocab.REGIONS[reg_of[i]]
         segment = vocab.SEGMENTS[seg_of[i]]
         mgrs = mgr_of_region[region]
-        title = {"SMB": "Account Executive", "Mid-Market": "Senior Account Executive",
-                 "Enterprise": "Enterprise Account Executive"}[segment]
-        u = user("rep", region, segment, title, r_ae[region], mgrs[i % len(mgrs)],
-                 org_start + int(rng.integers(0, 800)))
+        title = {
+            "SMB": "Account Executive",
+            "Mid-Market": "Senior Account Executive",
+            "Enterprise": "Enterprise Account Executive",
+        }[segment]
+        u = user(
+            "rep",
+            region,
+            segment,
+            title,
+            r_ae[region],
+            mgrs[i % len(mgrs)],
+            org_start + int(rng.integers(0, 800)),
+        )
         w.reps.append(u)
-    for _ in range(max(1, int(round(n_reps / 5)))):
+    for _ in range(max(1, round(n_reps / 5))):
         region = vocab.REGIONS[rng.choice(3, [0.5, 0.3, 0.2])]
-        w.ses.append(user("se", region, "", "Sales Engineer", r_se, w.vp,
-                          org_start + int(rng.integers(0, 800))))
-    for _ in range(max(1, int(round(n_reps / 8)))):
+        w.ses.append(
+            user(
+                "se",
+                region,
+                "",
+                "Sales Engineer",
+                r_se,
+                w.vp,
+                org_start + int(rng.integers(0, 800)),
+            )
+        )
+    for _ in range(max(1, round(n_reps / 8))):
         region = vocab.REGIONS[rng.choice(3, [0.5, 0.3, 0.2])]
-        w.csms.append(user("csm", region, "", "Customer Success Manager", r_cs, w.vp,
-                           org_start + int(rng.integers(0, 800))))
+        w.csms.append(
+            user(
+                "csm",
+                region,
+                "",
+                "Customer Success Manager",
+                r_cs,
+                w.vp,
+                org_start + int(rng.integers(0, 800)),
+            )
+        )
     n = len(w.u_first)
     w.u_id = sf_ids("user", 1, n)
     # planted rep traits: skill (verifier velocity multiplier) and response-time base (hours)
@@ -225,7 +285,7 @@ def _build_org(w: World, scale: float, rng: Rand) -> None:
 
 
 def _build_accounts(w: World, scale: float, rng: Rand) -> None:
-    n_acc = max(20, int(round(1200 * scale)))
+    n_acc = max(20, round(1200 * scale))
     rep_arr = np.array(w.reps)
     rep_seg = np.array([vocab.SEGMENTS.index(w.u_segment[u]) for u in w.reps])
     rep_reg = np.array([vocab.REGIONS.index(w.u_region[u]) for u in w.reps])
@@ -319,7 +379,9 @@ def _build_contacts(w: World, rng: Rand) -> None:
             first = _pick(rng, vocab.FIRST_NAMES[region])
             last = _pick(rng, vocab.LAST_NAMES[region])
             persona = j if j < len(vocab.PERSONAS) else int(rng.integers(len(vocab.PERSONAS)))
-            free = (not w.a_is_partner[a]) and rng.random() < FREE_MAIL_CONTACT_SHARE[w.a_segment[a]]
+            free = (not w.a_is_partner[a]) and rng.random() < FREE_MAIL_CONTACT_SHARE[
+                w.a_segment[a]
+            ]
             lf, ll = local_part(first), local_part(last)
             if free:
                 free_counter += 1
@@ -359,8 +421,11 @@ def _build_contacts(w: World, rng: Rand) -> None:
             continue
         d = len(w.c_first)
         local, dom = w.c_email[c].split("@")
-        variant = ".".join(p[:1].upper() + p[1:] for p in local.split(".")) + "@" + (
-            dom if w.c_free_mail[c] else dom[:1].upper() + dom[1:])
+        variant = (
+            ".".join(p[:1].upper() + p[1:] for p in local.split("."))
+            + "@"
+            + (dom if w.c_free_mail[c] else dom[:1].upper() + dom[1:])
+        )
         if variant == w.c_email[c]:
             variant = w.c_email[c].upper()
         merged = rng.random() < 0.5

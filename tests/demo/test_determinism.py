@@ -45,8 +45,10 @@ def test_manifest_lists_every_file_with_its_hash(small):
 def test_independent_of_hash_seed_and_of_worker_processes(small, tmp_path):
     """A fresh interpreter with another PYTHONHASHSEED, in one process, writes the same bytes."""
     env = dict(os.environ, PYTHONHASHSEED="12345", REVWH_DEMO_WORKERS="1")
-    code = ("import sys; from pathlib import Path; from revwh.demo import generate; "
-            f"generate(Path(sys.argv[1]), scale={SMALL_SCALE}, seed={SMALL_SEED}, rest_pages=True)")
+    code = (
+        "import sys; from pathlib import Path; from revwh.demo import generate; "
+        f"generate(Path(sys.argv[1]), scale={SMALL_SCALE}, seed={SMALL_SEED}, rest_pages=True)"
+    )
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, env=env)
     assert _digests(tmp_path) == _digests(small)
 
@@ -56,8 +58,12 @@ def test_other_seed_gives_other_data_and_replaces_the_old_output(small, tmp_path
     shutil.copytree(small, out)
     generate(out, scale=SMALL_SCALE, seed=SMALL_SEED + 1)
     a, b = _digests(small), _digests(out)
-    for name in ("crm/salesforce/opportunity.csv", "crm/salesforce/contact.csv",
-                 "ground_truth/activity_truth.csv", "ground_truth/ground_truth.json"):
+    for name in (
+        "crm/salesforce/opportunity.csv",
+        "crm/salesforce/contact.csv",
+        "ground_truth/activity_truth.csv",
+        "ground_truth/ground_truth.json",
+    ):
         assert a[name] != b[name], name
     assert any(a.get(p) != h for p, h in b.items() if p.startswith("mail/"))
     # nothing stale from the first run (its REST pages, other mailboxes) is left behind

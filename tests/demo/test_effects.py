@@ -7,9 +7,10 @@ aggregates in ground_truth.json (exactly) and with the planted effects (within t
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from statistics import median
@@ -23,7 +24,7 @@ from revwh.demo.seeds import load_sales_process
 from .conftest import read_dicts, truth
 
 ADDR = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
-MAILTO = re.compile(r"mailto:([^\s;:,]+)", re.I)
+MAILTO = re.compile(r"mailto:([^\s;:,]+)", re.IGNORECASE)
 
 
 # ---- readers (independent of the generator's code) ---------------------------------------------
@@ -75,8 +76,11 @@ def data(full):
     bad = {(m["table"], m["row_number"]) for m in gt["malformed"] if m["row_number"]}
     opp_rows = read_dicts(crm / "opportunity.csv")
     bad_opp_ids = {m["intended_id"] for m in gt["malformed"] if m["table"] == "opportunity"}
-    opps = {r["id"]: r for i, r in enumerate(opp_rows, 1)
-            if ("opportunity", i) not in bad and r["is_deleted"] == "false"}
+    opps = {
+        r["id"]: r
+        for i, r in enumerate(opp_rows, 1)
+        if ("opportunity", i) not in bad and r["is_deleted"] == "false"
+    }
     accounts = {r["id"]: r for r in read_dicts(crm / "account.csv")}
     contact_acc: dict[str, set[str]] = defaultdict(set)
     for i, r in enumerate(read_dicts(crm / "contact.csv"), 1):
@@ -92,21 +96,33 @@ def data(full):
             if mid in msgs:
                 continue
             try:
-                when = parsedate_to_datetime(h["date"]).astimezone(timezone.utc)
+                when = parsedate_to_datetime(h["date"]).astimezone(UTC)
             except (TypeError, ValueError):
                 when = None
             refs = h.get("references", "").split()
             msgs[mid] = {
                 "from": ADDR.findall(h["from"])[0].lower(),
-                "all": [a.lower() for k in ("from", "to", "cc") for a in ADDR.findall(h.get(k, ""))],
-                "when": when, "root": refs[0].strip("<>") if refs else mid}
+                "all": [
+                    a.lower() for k in ("from", "to", "cc") for a in ADDR.findall(h.get(k, ""))
+                ],
+                "when": when,
+                "root": refs[0].strip("<>") if refs else mid,
+            }
     meetings: dict[str, set[str]] = defaultdict(set)
     for p in sorted((full / "calendar").glob("*.ics")):
         for uid, people in ics_participants(p).items():
             meetings[uid] |= people
-    return {"gt": gt, "opps": opps, "accounts": accounts, "contact_acc": contact_acc,
-            "act": act, "true_opp": true_opp, "msgs": msgs, "meetings": meetings,
-            "bad_opp_ids": bad_opp_ids}
+    return {
+        "gt": gt,
+        "opps": opps,
+        "accounts": accounts,
+        "contact_acc": contact_acc,
+        "act": act,
+        "true_opp": true_opp,
+        "msgs": msgs,
+        "meetings": meetings,
+        "bad_opp_ids": bad_opp_ids,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +136,11 @@ def derived(data):
         if not oid or oid not in opps:
             continue
         acc = opps[oid]["account_id"]
-        people = msgs[r["activity_key"]]["all"] if r["kind"] == "email" else data["meetings"][r["thread_key"]]
+        people = (
+            msgs[r["activity_key"]]["all"]
+            if r["kind"] == "email"
+            else data["meetings"][r["thread_key"]]
+        )
         for a in people:
             if acc in data["contact_acc"].get(a, ()):
                 stake[oid].add(a)
@@ -137,13 +157,21 @@ def derived(data):
         kinds = []
         for _, _, m in items:
             dom = m["from"].split("@")[1]
-            kinds.append("rep" if m["from"].endswith(internal) else "partner" if dom in partner else "buyer")
+            kinds.append(
+                "rep" if m["from"].endswith(internal) else "partner" if dom in partner else "buyer"
+            )
         for i, (t, mid, _) in enumerate(items):
             want = {"buyer": "rep", "rep": "buyer"}.get(kinds[i])
             if not want:
                 continue
-            nxt = next((items[j][0] for j in range(i + 1, len(items))
-                        if kinds[j] == want and items[j][0] > t), None)
+            nxt = next(
+                (
+                    items[j][0]
+                    for j in range(i + 1, len(items))
+                    if kinds[j] == want and items[j][0] > t
+                ),
+                None,
+            )
             if nxt is None:
                 continue
             h = (nxt - t).total_seconds() / 3600
@@ -154,7 +182,11 @@ def derived(data):
                     per_opp[o].append(h)
             else:
                 r2b_all.append(h)
-    nb = {oid: r for oid, r in opps.items() if r["type"] == "New Business" and r["is_closed"] == "true"}
+    nb = {
+        oid: r
+        for oid, r in opps.items()
+        if r["type"] == "New Business" and r["is_closed"] == "true"
+    }
     return {"stake": stake, "b2r": b2r_all, "r2b": r2b_all, "resp": per_opp, "nb": nb}
 
 
@@ -178,7 +210,9 @@ def _check_effect(data, name: str, observed: dict) -> None:
     and in the planted direction."""
     eff = data["gt"]["effects"][name]
     agg = data["gt"]["aggregates"][eff["aggregate"]]
-    assert {k: [v["closed"], v["won"]] for k, v in agg.items()} == {k: list(v) for k, v in observed.items()}
+    assert {k: [v["closed"], v["won"]] for k, v in agg.items()} == {
+        k: list(v) for k, v in observed.items()
+    }
     for bucket, exp in eff["expected_win_rate"].items():
         closed, won = observed[bucket]
         if closed >= 30:
@@ -192,7 +226,9 @@ def _check_effect(data, name: str, observed: dict) -> None:
 def test_scale_one_size(data):
     gt = data["gt"]
     assert 1700 <= gt["counts"]["opportunities"] <= 2400
-    reps = [r for r in data["gt"]["effects"]["rep_skill_verifier_velocity"]["parameters"]["rep_skill"]]
+    reps = [
+        r for r in data["gt"]["effects"]["rep_skill_verifier_velocity"]["parameters"]["rep_skill"]
+    ]
     assert 35 <= len(reps) <= 45
     c = gt["counts"]
     assert 170_000 <= c["emails"] + c["meeting_occurrences"] <= 240_000
@@ -208,8 +244,12 @@ def test_critical_event_within_120_days(data, derived):
     def ce(oid, r):
         if not r["critical_event_date_c"]:
             return "false"
-        lead = (date.fromisoformat(r["critical_event_date_c"]) - date.fromisoformat(r["created_date"][:10])).days
+        lead = (
+            date.fromisoformat(r["critical_event_date_c"])
+            - date.fromisoformat(r["created_date"][:10])
+        ).days
         return "true" if 0 <= lead <= 120 else "false"
+
     _check_effect(data, "critical_event_within_120d", _rates(derived["nb"], ce))
 
 
@@ -217,6 +257,7 @@ def test_rep_response_time(data, derived):
     def bucket(oid, r):
         h = derived["resp"].get(oid)
         return "none" if not h else (">24h" if median(h) > 24 else "<=24h")
+
     _check_effect(data, "rep_response_time", _rates(derived["nb"], bucket))
     agg = data["gt"]["aggregates"]["response_time_median_hours"]
     assert median(derived["b2r"]) == pytest.approx(agg["buyer_to_rep"], abs=1e-4)
@@ -230,13 +271,17 @@ def test_rep_response_time(data, derived):
             hours[data["opps"][oid]["owner_id"]] += h
     reps = sorted(u for u in hours if len(hours[u]) >= 20)
     assert len(reps) >= 30
-    assert _spearman([per_rep["rep_base_hours"][u] for u in reps],
-                     [median(hours[u]) for u in reps]) >= per_rep["expected_min"]
+    assert (
+        _spearman([per_rep["rep_base_hours"][u] for u in reps], [median(hours[u]) for u in reps])
+        >= per_rep["expected_min"]
+    )
 
 
 def test_segment_and_lead_source(data, derived):
     acc = data["accounts"]
-    _check_effect(data, "segment", _rates(derived["nb"], lambda oid, r: acc[r["account_id"]]["segment_c"]))
+    _check_effect(
+        data, "segment", _rates(derived["nb"], lambda oid, r: acc[r["account_id"]]["segment_c"])
+    )
     obs = _rates(derived["nb"], lambda oid, r: r["lead_source"])
     _check_effect(data, "lead_source", obs)
     rate = {k: w / n for k, (n, w) in obs.items()}
@@ -251,8 +296,9 @@ def test_closed_won_by_month(data):
             x[0] += 1
             x[1] += float(r["amount"])
     agg = data["gt"]["aggregates"]["closed_won_by_month"]
-    assert {k: (v["count"], round(v["amount"], 2)) for k, v in agg.items()} == \
-        {k: (v[0], round(v[1], 2)) for k, v in got.items()}
+    assert {k: (v["count"], round(v["amount"], 2)) for k, v in agg.items()} == {
+        k: (v[0], round(v[1], 2)) for k, v in got.items()
+    }
 
 
 def _qe_window(d: date, days: int) -> bool:
@@ -291,7 +337,9 @@ def test_churn_and_expansion(data, full):
     assert churned and all(data["accounts"][a]["type"] == "Former Customer" for a in churned)
     exp = [r for r in data["opps"].values() if r["type"] == "Expansion"]
     all_rows = read_dicts(full / "crm" / "salesforce" / "opportunity.csv")  # malformed rows too
-    won_nb = {r["account_id"] for r in all_rows if r["type"] == "New Business" and r["is_won"] == "true"}
+    won_nb = {
+        r["account_id"] for r in all_rows if r["type"] == "New Business" and r["is_won"] == "true"
+    }
     assert exp and all(r["account_id"] in won_nb for r in exp)
     e = data["gt"]["effects"]["expansion"]
     assert abs(e["observed"] - e["expected"]) <= e["tolerance"]
@@ -304,11 +352,14 @@ def _verifier_events(full: Path, opps: dict) -> dict[tuple[str, str], list[tuple
     crm = full / "crm" / "salesforce"
     for r in read_dicts(crm / "verifier_status_c.csv"):
         if r["opportunity_c"] in opps:
-            ev[(r["opportunity_c"], r["verifier_key_c"])].append((r["status_date_c"], r["status_c"]))
+            ev[(r["opportunity_c"], r["verifier_key_c"])].append(
+                (r["status_date_c"], r["status_c"])
+            )
     for r in read_dicts(crm / "opportunity_field_history.csv"):
         if r["field"] in field_key and r["opportunity_id"] in opps:
             ev[(r["opportunity_id"], field_key[r["field"]])].append(
-                (r["created_date"], "verified" if r["new_value"] else "regressed"))
+                (r["created_date"], "verified" if r["new_value"] else "regressed")
+            )
     for v in ev.values():
         v.sort()
     return ev
@@ -320,10 +371,14 @@ def test_verifiers_win_rate_cycle_time_and_regressions(data, full):
     ev = _verifier_events(full, opps)
     weights = {v.key: v.weight for v in proc.verifiers}
     total = sum(weights.values())
+
     # win rate by verified weight-share
     def share(oid):
-        got = sum(w for k, w in weights.items() if ev.get((oid, k)) and ev[(oid, k)][-1][1] == "verified")
+        got = sum(
+            w for k, w in weights.items() if ev.get((oid, k)) and ev[(oid, k)][-1][1] == "verified"
+        )
         return got / total
+
     nb = {o: r for o, r in opps.items() if r["type"] == "New Business" and r["is_closed"] == "true"}
     lo = [r["is_won"] == "true" for o, r in nb.items() if share(o) < 0.25]
     hi = [r["is_won"] == "true" for o, r in nb.items() if share(o) >= 0.75]
@@ -337,7 +392,9 @@ def test_verifiers_win_rate_cycle_time_and_regressions(data, full):
         s = next((t for t, st in e if st == "started"), None)
         f = next((t for t, st in e if st == "verified" and s and t >= s), None)
         if s and f:
-            days.append((datetime.fromisoformat(f) - datetime.fromisoformat(s)).total_seconds() / 86400)
+            days.append(
+                (datetime.fromisoformat(f) - datetime.fromisoformat(s)).total_seconds() / 86400
+            )
     agg = data["gt"]["aggregates"]["verifier_cycle_time"][key]
     assert agg["n"] == len(days) and agg["median"] == pytest.approx(median(days), abs=1e-5)
     # revisits: regressed then verified again
@@ -349,7 +406,7 @@ def test_verifiers_win_rate_cycle_time_and_regressions(data, full):
     for o in closed:
         for e in by_opp.get(o, []):
             sts = [st for _, st in e]
-            if "regressed" in sts and "verified" in sts[sts.index("regressed"):]:
+            if "regressed" in sts and "verified" in sts[sts.index("regressed") :]:
                 redo += 1
                 break
     eff = data["gt"]["effects"]["buying_job_revisits"]
@@ -372,7 +429,8 @@ def test_verifiers_win_rate_cycle_time_and_regressions(data, full):
         f = next((t for t, st in e if st == "verified" and s and t >= s), None)
         if s and f:
             per_rep[opps[oid]["owner_id"]].append(
-                (datetime.fromisoformat(f) - datetime.fromisoformat(s)).total_seconds() / 86400)
+                (datetime.fromisoformat(f) - datetime.fromisoformat(s)).total_seconds() / 86400
+            )
     reps = sorted(u for u in per_rep if len(per_rep[u]) >= 10)
     skill = [v["parameters"]["rep_skill"][u] for u in reps]
     speed = [median(per_rep[u]) / base[users[u]["segment_c"]] for u in reps]
@@ -385,17 +443,22 @@ def test_stage_history_shows_regressions_skips_pushes_and_amount_changes(data, f
     won_names = {s.name for s in proc.stages if s.is_won}
     rows = defaultdict(list)
     for r in read_dicts(full / "crm" / "salesforce" / "opportunity_history.csv"):
-        if r["opportunity_id"] in data["opps"] and r["created_date"][:2] == "20" and r["created_date"][5:7] <= "12":
+        if (
+            r["opportunity_id"] in data["opps"]
+            and r["created_date"][:2] == "20"
+            and r["created_date"][5:7] <= "12"
+        ):
             rows[r["opportunity_id"]].append(r)
     regress = skip = push = amount = 0
-    for oid, hs in rows.items():
+    for hs in rows.values():
         hs.sort(key=lambda r: (r["created_date"], r["id"]))
-        for a, b in zip(hs, hs[1:]):
+        for a, b in itertools.pairwise(hs):
             if a["stage_name"] != b["stage_name"]:
                 if order[b["stage_name"]] < order[a["stage_name"]]:
                     regress += 1
                 elif order[b["stage_name"]] > order[a["stage_name"]] + 1 and (
-                        b["stage_name"] in won_names or order[b["stage_name"]] < max(order.values())):
+                    b["stage_name"] in won_names or order[b["stage_name"]] < max(order.values())
+                ):
                     skip += 1
             push += b["close_date"] > a["close_date"]
             amount += b["amount"] != a["amount"]
@@ -411,5 +474,10 @@ def test_malformed_rows_are_listed_and_excluded(data, full):
     # excluded from the aggregates: totals match the clean opportunities only
     agg = data["gt"]["aggregates"]["win_rate_by_segment"]
     assert sum(v["closed"] for v in agg.values()) == len(
-        [r for r in data["opps"].values() if r["type"] == "New Business" and r["is_closed"] == "true"])
+        [
+            r
+            for r in data["opps"].values()
+            if r["type"] == "New Business" and r["is_closed"] == "true"
+        ]
+    )
     assert all(i not in data["opps"] for i in data["bad_opp_ids"])

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import email.header
 import email.utils
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 import json
 import mailbox
 import re
 import shutil
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from pathlib import Path
 
 import icalendar
@@ -77,7 +76,9 @@ def test_csv_values_fit_their_types_except_listed_malformed_rows(small):
         value = rows[m["row_number"] - 1][header.index(m["column"])]
         assert value == m["raw_value"]
         typ = SALESFORCE[m["table"]].columns[m["column"]]
-        broken = (not _valid(value, typ)) or (value == "" and m["column"] in SALESFORCE[m["table"]].required)
+        broken = (not _valid(value, typ)) or (
+            value == "" and m["column"] in SALESFORCE[m["table"]].required
+        )
         assert broken or "mojibake" in m["reason"], m
 
 
@@ -91,7 +92,11 @@ def test_system_modstamp_not_before_created_date(small):
         for i, r in enumerate(read_dicts(small / "crm" / "salesforce" / f"{name}.csv"), 1):
             if (name, i) in bad:
                 continue
-            if "system_modstamp" in r and TS.match(r["created_date"] or "") and r["system_modstamp"]:
+            if (
+                "system_modstamp" in r
+                and TS.match(r["created_date"] or "")
+                and r["system_modstamp"]
+            ):
                 assert r["system_modstamp"] >= r["created_date"], (name, r["id"])
             for col in ("created_date", "system_modstamp"):
                 if TS.match(r.get(col) or ""):
@@ -146,7 +151,11 @@ def test_verifiers_follow_the_catalogue(small):
 
 def test_accounts_users_and_roles(small):
     acc = read_dicts(small / "crm" / "salesforce" / "account.csv")
-    assert {a["segment_c"] for a in acc if a["type"] != "Partner"} <= {"SMB", "Mid-Market", "Enterprise"}
+    assert {a["segment_c"] for a in acc if a["type"] != "Partner"} <= {
+        "SMB",
+        "Mid-Market",
+        "Enterprise",
+    }
     assert {a["region_c"] for a in acc} <= {"NA", "EMEA", "APAC"}
     users = read_dicts(small / "crm" / "salesforce" / "user.csv")
     reps = [u for u in users if u["quota_amount_c"]]
@@ -191,7 +200,11 @@ def test_rest_pages_hold_the_same_records(small):
             assert rec["attributes"]["type"] == obj
             keys = [k for k in rec if k != "attributes"]
             assert [snake_name(k) for k in keys] == header
-            assert "IsDeleted" in rec or name == "opportunity_field_history" or "is_deleted" not in header
+            assert (
+                "IsDeleted" in rec
+                or name == "opportunity_field_history"
+                or "is_deleted" not in header
+            )
             ident = rec.get("Id")
             assert (ident or "") == row[header.index("id")]
     opp = json.loads((rest / "Opportunity" / "page-0001.json").read_text())["records"]
@@ -201,8 +214,11 @@ def test_rest_pages_hold_the_same_records(small):
 
 # ---- calendars ---------------------------------------------------------------------------------
 def test_every_calendar_parses_and_expands_to_the_truth(small):
-    gt_rows = {r["activity_key"]: r for r in read_dicts(small / "ground_truth" / "activity_truth.csv")
-               if r["kind"] == "meeting"}
+    gt_rows = {
+        r["activity_key"]: r
+        for r in read_dicts(small / "ground_truth" / "activity_truth.csv")
+        if r["kind"] == "meeting"
+    }
     got: dict[str, tuple[str, str]] = {}
     files = sorted((small / "calendar").glob("*.ics"))
     assert files
@@ -224,13 +240,14 @@ def test_every_calendar_parses_and_expands_to_the_truth(small):
         for e in recurring_ical_events.of(cal).between(datetime(2023, 1, 1), datetime(2028, 1, 1)):
             uid = str(e["UID"])
             if uid in recurring:
-                rid = e["RECURRENCE-ID"].dt.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+                rid = e["RECURRENCE-ID"].dt.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
                 key = f"{uid}/{rid}"
             else:
                 key = uid
             s = e["DTSTART"].dt
-            s = (s.astimezone(timezone.utc) if isinstance(s, datetime)
-                 else datetime(s.year, s.month, s.day)).strftime("%Y-%m-%d %H:%M:%S")
+            s = (
+                s.astimezone(UTC) if isinstance(s, datetime) else datetime(s.year, s.month, s.day)
+            ).strftime("%Y-%m-%d %H:%M:%S")
             got[key] = (s, str(e.get("STATUS", "")))
     assert all(v > 0 for v in seen.values()), seen
     assert got.keys() == gt_rows.keys()
@@ -239,8 +256,11 @@ def test_every_calendar_parses_and_expands_to_the_truth(small):
 
 # ---- mailboxes ---------------------------------------------------------------------------------
 def test_every_mbox_parses_and_matches_the_truth(small):
-    gt_rows = {r["activity_key"]: r for r in read_dicts(small / "ground_truth" / "activity_truth.csv")
-               if r["kind"] == "email"}
+    gt_rows = {
+        r["activity_key"]: r
+        for r in read_dicts(small / "ground_truth" / "activity_truth.csv")
+        if r["kind"] == "email"
+    }
     malformed = {m["id"] for m in truth(small)["malformed"] if m["table"] == "mail"}
     seen: dict[str, set[str]] = {}
     encoded = external = 0
@@ -262,9 +282,11 @@ def test_every_mbox_parses_and_matches_the_truth(small):
             except (TypeError, ValueError):
                 assert mid in malformed
                 continue
-            assert when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") == gt_rows[mid]["occurred_at"]
-            addrs = [a.lower() for _, a in email.utils.getaddresses(
-                [msg[h] or "" for h in ("From", "To", "Cc")])]
+            assert when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") == gt_rows[mid]["occurred_at"]
+            addrs = [
+                a.lower()
+                for _, a in email.utils.getaddresses([msg[h] or "" for h in ("From", "To", "Cc")])
+            ]
             assert box in addrs  # each copy sits in the mailbox of a participant
             external += any(not a.endswith("@" + DEMO_COMPANY_DOMAIN) for a in addrs)
             for h in ("From", "To", "Cc", "Subject"):
@@ -297,28 +319,42 @@ def test_free_mail_partner_and_duplicate_contacts_are_present(small):
 
 # ---- seeds are read at generation time ------------------------------------------------------------
 def test_edited_seeds_change_the_generated_data(tmp_path):
-    src = Path(load_sales_process.__code__.co_filename).resolve().parents[2] / "dbt_project" / "seeds"
+    src = (
+        Path(load_sales_process.__code__.co_filename).resolve().parents[2] / "dbt_project" / "seeds"
+    )
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     spm = (src / "sales_process_map.csv").read_text().replace("Discovery,", "Deep Dive,")
     (seeds / "sales_process_map.csv").write_text(spm)
-    cat = (src / "verifier_catalogue.csv").read_text().replace("pain_acknowledged,", "pain_confirmed,")
+    cat = (
+        (src / "verifier_catalogue.csv")
+        .read_text()
+        .replace("pain_acknowledged,", "pain_confirmed,")
+    )
     cat = cat.replace(",object,\neconomic_buyer_engaged", ",object,\neconomic_buyer_engaged")
-    cat = cat.replace("shortlist_confirmed,supplier_selection,4,Shortlist confirmed,"
-                      "Buyer confirms we are on the shortlist,1.0,object,",
-                      "shortlist_confirmed,supplier_selection,4,Shortlist confirmed,"
-                      "Buyer confirms we are on the shortlist,1.0,field,shortlist_date_c")
+    cat = cat.replace(
+        "shortlist_confirmed,supplier_selection,4,Shortlist confirmed,"
+        "Buyer confirms we are on the shortlist,1.0,object,",
+        "shortlist_confirmed,supplier_selection,4,Shortlist confirmed,"
+        "Buyer confirms we are on the shortlist,1.0,field,shortlist_date_c",
+    )
     (seeds / "verifier_catalogue.csv").write_text(cat)
     out = tmp_path / "out"
     generate(out, scale=0.03, seed=3, seeds_dir=seeds)
     opp = read_dicts(out / "crm" / "salesforce" / "opportunity.csv")
     stages = {r["stage_name"] for r in opp} | {
-        r["stage_name"] for r in read_dicts(out / "crm" / "salesforce" / "opportunity_history.csv")}
+        r["stage_name"] for r in read_dicts(out / "crm" / "salesforce" / "opportunity_history.csv")
+    }
     assert "Deep Dive" in stages and "Discovery" not in stages
-    keys = {r["verifier_key_c"] for r in read_dicts(out / "crm" / "salesforce" / "verifier_status_c.csv")}
+    keys = {
+        r["verifier_key_c"]
+        for r in read_dicts(out / "crm" / "salesforce" / "verifier_status_c.csv")
+    }
     assert "pain_confirmed" in keys and "pain_acknowledged" not in keys
     assert "shortlist_confirmed" not in keys
     assert "shortlist_date_c" in opp[0]
-    fields = {r["field"] for r in read_dicts(out / "crm" / "salesforce" / "opportunity_field_history.csv")}
+    fields = {
+        r["field"] for r in read_dicts(out / "crm" / "salesforce" / "opportunity_field_history.csv")
+    }
     assert "shortlist_date_c" in fields
     shutil.rmtree(out)

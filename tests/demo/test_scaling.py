@@ -7,6 +7,11 @@ import json
 from revwh.demo import generate
 
 
+def _deal_meetings(root) -> int:
+    with open(root / "ground_truth" / "activity_truth.csv", encoding="utf-8") as f:
+        return sum(1 for r in f if ",meeting," in r and ",0068" in r)
+
+
 def test_counts_scale_linearly(tmp_path):
     a = generate(tmp_path / "a", scale=0.1, seed=5)
     b = generate(tmp_path / "b", scale=0.2, seed=5)
@@ -16,9 +21,7 @@ def test_counts_scale_linearly(tmp_path):
         "contacts": (a["rows"]["contact"], b["rows"]["contact"]),
         "tasks": (a["rows"]["task"], b["rows"]["task"]),
         "emails": (a["emails"], b["emails"]),
-        "customer meetings": tuple(
-            sum(1 for r in open(p / "ground_truth" / "activity_truth.csv", encoding="utf-8")
-                if ",meeting," in r and ",0068" in r) for p in (tmp_path / "a", tmp_path / "b")),
+        "customer meetings": tuple(_deal_meetings(p) for p in (tmp_path / "a", tmp_path / "b")),
     }
     for name, (x, y) in pairs.items():
         assert x > 0 and 1.6 <= y / x <= 2.4, (name, x, y)
