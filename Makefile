@@ -1,6 +1,9 @@
 # Two commands for a fresh machine with only python3: `make demo` and `make test`.
 # Both create the environment (.venv, from the pinned requirements.lock) on first use.
 PYTHON ?= python3
+# Some environments switch off bytecode caching; every dbt, Airflow and step subprocess would
+# then recompile its imports (twice the CPU). Let Python cache them.
+export PYTHONDONTWRITEBYTECODE =
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
