@@ -131,6 +131,7 @@ class Opp:
     decay_eligible: bool = False
     decayed: bool = False
     stage_reg_eligible: bool = False
+    skip_draws: int = 0  # stage updates the rep could have skipped
     stage_regressed: bool = False
     pushes: int = 0
     stale: bool = False
@@ -461,6 +462,7 @@ class DealSimulator:
             target = p.job_stage(m)
             if target <= cur:
                 continue
+            o.skip_draws += 1
             if rng.random() < P_STAGE_SKIP:
                 continue  # rep does not update; the next update jumps over this stage
             t = tc + int(rng.uniform(0.05, 2.0) * DAY)

@@ -676,14 +676,20 @@ class TruthBuilder:
                 max(0.03, 4 * math.sqrt(elig_r * p_r * (1 - p_r)) / max(1, len(closed_ne))), 4
             ),
         }
+        q = P["P_STAGE_SKIP"]
+        won_ne = [i for i in closed_ne if d["is_won"][i]]
+        skip_opps = sum(1 for i in won_ne if self.transitions([i])[1] > 0)
+        ps = [1 - (1 - q) ** by[i].skip_draws for i in won_ne]
+        e_ = _expect(ps, floor=0.03)
         eff["stage_skips"] = {
             "description": "Reps sometimes skip a stage update, so the next update jumps stages.",
-            "parameters": {"p_skip_per_advance": P["P_STAGE_SKIP"]},
-            "metric": "skips / forward transitions (open or won target) over closed New Business "
-            "and Expansion opportunities",
-            "observed": round(skips / fwd, 6) if fwd else None,
-            "expected": P["P_STAGE_SKIP"],
-            "tolerance": 0.05,
+            "parameters": {"p_skip_per_advance": q},
+            "metric": "share of won New Business and Expansion opportunities whose "
+            "opportunity_history has at least one skip (see stage_transitions)",
+            "observed": round(skip_opps / len(won_ne), 6) if won_ne else None,
+            "expected": e_["expected"],
+            "tolerance": e_["tolerance"],
+            "skips_per_forward_transition": round(skips / fwd, 6) if fwd else None,
         }
         # quarter-end spike and seasonality (won New Business + Expansion)
         won_ne = [i for i in closed_ne if d["is_won"][i]]
