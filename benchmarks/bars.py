@@ -66,7 +66,8 @@ BARS: list[dict] = [
      "metric": "steps.prophet_fit.details.seconds_per_prophet_fit", "scale": 1,
      "op": "report", "unit": "s"},
     {"issue": 10, "text": "Prophet fit vs the baselines' fits (S=1)",
-     "metric": "ratios.prophet_vs_baselines.value", "scale": 1, "op": "report", "unit": "x"},
+     "metric": "ratios.prophet_vs_baselines.value", "scale": 1, "op": "report", "unit": "x",
+     "context": "ratios.prophet_vs_baselines.note"},
 ]
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -95,6 +96,8 @@ def cpu_path(metric: str) -> str | None:
     grows with the other work, CPU time much less."""
     if metric.endswith(".wall_s"):
         return metric[: -len("wall_s")] + "cpu_s"
+    if metric.endswith(".rows_per_s"):
+        return metric[: -len("rows_per_s")] + "rows_per_cpu_s"
     if metric.startswith("ratios.") and metric.endswith(".value"):
         return metric[: -len("value")] + "cpu_value"
     return None

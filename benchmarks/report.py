@@ -176,7 +176,8 @@ def _step_note(name: str, rec: dict) -> str:
         return (f"{d.get('marts_note', '')}; dbt nodes {nodes}, node time "
                 f"{d.get('dbt_node_seconds')} s").strip("; ")
     if name == "gate":
-        return f"{d.get('dbt_tests')} dbt tests, {d.get('expectations')} expectations"
+        checks = d.get("dbt_checks", d.get("dbt_tests"))
+        return f"{checks} dbt checks, {d.get('expectations')} expectations"
     if name == "forecast":
         return (f"forecast {d.get('forecast_s')} s + publish {d.get('publish_forecast_s')} s; "
                 f"models {d.get('models')}")
@@ -191,7 +192,16 @@ def _step_note(name: str, rec: dict) -> str:
     if name == "duckdb_read_csv":
         return f"{d.get('files')} files, {fmt((d.get('bytes') or 0) / 1e6)} MB"
     if name == "extract_crm":
-        return f"{d.get('rejects')} rejects"
+        return f"{_rejects(d)} rejects"
     if name == "extract_activity":
-        return f"{fmt(d.get('rows_all_tables'))} rows in all tables; rows/s = {d.get('rows_counted')}"
-    return rec.get("note", "")
+        return (f"{fmt(d.get('rows_all_tables'))} rows in all tables, {_rejects(d)} rejects; "
+                f"rows/s = {d.get('rows_counted')}")
+    return ""
+
+
+def _rejects(details) -> int:
+    """Rejects in a step's summary, however it nests its sources."""
+    if not isinstance(details, dict):
+        return 0
+    own = details.get("rejects") if isinstance(details.get("rejects"), int) else 0
+    return own + sum(_rejects(v) for k, v in details.items() if k != "rejects")

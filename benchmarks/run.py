@@ -188,6 +188,8 @@ def run_step(name: str, *, home: Path, env: dict[str, str], scale: float, seed: 
         record["rows"] = rows
         if rows and name in THROUGHPUT_STEPS:
             record["rows_per_s"] = round(rows / m.wall_s, 1)
+            if m.cpu_s:
+                record["rows_per_cpu_s"] = round(rows / m.cpu_s, 1)
         record["details"] = reported.get("details", {})
     else:
         error = reported.get("error") or _log_tail(log_file)
@@ -246,9 +248,15 @@ def scale_ratios(steps: dict, features: dict) -> dict:
         ratios["prophet_vs_baselines"] = {**out, "status": "missing", "reason": reason}
     else:
         d = fit["details"]
+        prophet_s = d["seconds_per_prophet_fit"]
+        per = {name: _round(prophet_s / s, 2) for name, s in d["seconds_per_baseline_fit"].items()
+               if s}
         ratios["prophet_vs_baselines"] = {
-            **out, "status": "ok",
-            "value": _round(d["seconds_per_prophet_fit"] / d["seconds_all_baselines_fit"], 1)}
+            **out, "status": "ok", "value": _round(prophet_s / d["seconds_all_baselines_fit"], 2),
+            "per_baseline": per,
+            "note": f"Prophet {fmt(prophet_s)} s per fit; " + ", ".join(
+                f"{name} {fmt(s)} s ({fmt(per.get(name), 'x')})"
+                for name, s in d["seconds_per_baseline_fit"].items())}
     return ratios
 
 
@@ -290,7 +298,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "harness itself")
     parser.add_argument("--whole-run-scale", default=None,
                         help="scale at which the whole run goes through Airflow and the CLI "
-                             "(default 1; 'none' to skip; --quick: none)")
+                             "(default 1 when S=1 is run, else none; 'none' to skip)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=BENCH_DIR,
                         help="where results.json and RESULTS.md go (default benchmarks/)")
@@ -304,7 +312,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.scale_list = sorted({float(s) for s in scales.split(",") if s.strip()})
     if not args.scale_list or any(s <= 0 for s in args.scale_list):
         parser.error("--scales needs positive numbers, e.g. 1,10")
-    wrs = args.whole_run_scale or ("none" if args.quick else "1")
+    wrs = args.whole_run_scale or ("1" if 1.0 in args.scale_list and not args.quick else "none")
     args.whole_scale = None if wrs.lower() == "none" else float(wrs)
     if args.whole_scale is not None and args.whole_scale not in args.scale_list:
         parser.error(f"--whole-run-scale {wrs} must be one of --scales")

@@ -46,8 +46,17 @@ def _save_state(settings, **values) -> None:
     path.write_text(json.dumps(state, indent=1))
 
 
-def _landed_rows(result: dict) -> int:
-    return sum((result.get("rows") or {}).values()) + int(result.get("rejects") or 0)
+def landed_rows(result, primary_only: bool = False) -> int:
+    """Rows landed according to a step's returned summary, however it nests its sources: every
+    `{"rows": {table: n}, "rejects": n}` found in it counts. `primary_only` leaves out child
+    tables (`*_recipient`, `*_attendee`), so an email or a meeting counts once."""
+    if not isinstance(result, dict):
+        return 0
+    if isinstance(result.get("rows"), dict):
+        return (sum(n for table, n in result["rows"].items()
+                    if not (primary_only and table.endswith(("_recipient", "_attendee"))))
+                + int(result.get("rejects") or 0))
+    return sum(landed_rows(v, primary_only) for v in result.values())
 
 
 def step_demo(settings, args) -> dict:
@@ -98,7 +107,7 @@ def step_extract_crm(settings, args) -> dict:
     from revwh import pipeline
 
     result = pipeline.extract_crm(settings, args.ds)
-    return {"rows": _landed_rows(result), "details": result}
+    return {"rows": landed_rows(result), "details": result}
 
 
 def step_extract_activity(settings, args) -> dict:
@@ -110,19 +119,10 @@ def step_extract_activity(settings, args) -> dict:
     from revwh import pipeline
 
     result = pipeline.extract_activity(settings, args.ds)
-    total = primary = 0
-    for part in result.values():
-        if not isinstance(part, dict) or "skipped" in part and not part.get("rows"):
-            continue
-        for table, n in (part.get("rows") or {}).items():
-            total += n
-            if not table.endswith(("_recipient", "_attendee")):
-                primary += n
-        total += int(part.get("rejects") or 0)
-        primary += int(part.get("rejects") or 0)
-    return {"rows": primary, "details": {"rows_all_tables": total, "result": result,
-                                         "rows_counted": "emails + meetings (+ rejects); "
-                                                         "recipient/attendee rows not counted"}}
+    return {"rows": landed_rows(result, primary_only=True),
+            "details": {"rows_all_tables": landed_rows(result), "result": result,
+                        "rows_counted": "email and meeting rows (+ rejects); recipient and "
+                                        "attendee rows not counted"}}
 
 
 def step_build_full(settings, args) -> dict:
