@@ -49,7 +49,9 @@ DEFINITIONS = {
         "original start as RECURRENCE-ID in UTC 'YYYYMMDDTHHMMSSZ' for occurrences of a recurring "
         "event, EXDATEs removed, overridden occurrences counted once with their override's "
         "status). ground_truth/activity_truth.csv gives each activity's true opportunity and "
-        "account. Messages with a malformed Date header (listed in `malformed`) are excluded."
+        "account. Messages with a malformed Date header (listed in `malformed`) are excluded. "
+        "Recurring series may continue after DEMO_AS_OF: their later occurrences are listed too "
+        "(occurred_at in the future); every other activity happens on or before DEMO_AS_OF."
     ),
     "participants": (
         "Of an e-mail: the From, To and Cc addresses. Of a meeting occurrence: ORGANIZER and every "
