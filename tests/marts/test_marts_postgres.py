@@ -1,5 +1,6 @@
 """The same models build and pass their dbt tests on PostgreSQL (the second dbt target), with the
-same numbers as on DuckDB and the same agreement with the ground truth."""
+same numbers as on DuckDB and the same agreement with the ground truth. The build at DS continues
+the incremental models of the version published the day before (carried over on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from revwh import pipeline
 from revwh.transform import run_dbt
 from tests.marts import truth_checks as tc
-from tests.marts.conftest import DS, marts_settings, query
+from tests.marts.conftest import DS, INCREMENTAL, day, marts_settings, query
 
 
 def test_postgres_builds_passes_every_test_and_matches_duckdb(
@@ -17,7 +18,10 @@ def test_postgres_builds_passes_every_test_and_matches_duckdb(
     settings = marts_settings(tmp_path / "home", demo_dir / "crm" / "salesforce",
                               REVWH_TARGET="postgres", REVWH_POSTGRES_DSN=pg_dsn)
     pipeline.extract_crm(settings, DS)
+    before = pipeline.build(settings, day(DS, -1))
+    pipeline.publish_marts(settings, before["version"], before["relations"])
     result = pipeline.build(settings, DS)
+    assert set(result["carried_over"]) == INCREMENTAL
     version = result["version"]
     tested = run_dbt(settings, version, ["test"], DS)
     assert tested.success, tested.summary()
