@@ -75,7 +75,8 @@ def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
     results_file = target_path / ("sources.json" if args[:2] == ["source", "freshness"]
                                   else "run_results.json")
     results_file.unlink(missing_ok=True)
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=DBT_PROJECT_DIR,
+                          check=False)
     nodes = []
     if results_file.exists():
         for r in json.loads(results_file.read_text()).get("results", []):

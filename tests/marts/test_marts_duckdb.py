@@ -15,6 +15,7 @@ from revwh.warehouse import connect
 from tests.marts import truth_checks as tc
 from tests.marts.conftest import DS, INCREMENTAL, MARTS, Built, landed_rows, marts_settings
 
+
 def test_closed_won_by_month_matches_the_truth_exactly(built: Built, truth: dict):
     assert tc.closed_won_differences(built.q, built.incremental["version"], truth) == []
 

@@ -3,7 +3,7 @@ aggregate is computed). Shared by the DuckDB and the PostgreSQL tests."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 Query = Callable[[str], list[tuple]]
 
@@ -81,7 +81,9 @@ def status_mix_differences(q: Query, schema: str, truth: dict, tolerance: float 
 
 def headline_numbers(q: Query, schema: str, as_of: str) -> dict:
     """A few headline numbers, to compare targets."""
-    one = lambda sql: q(sql)[0]  # noqa: E731
+    def one(sql: str) -> tuple:
+        return q(sql)[0]
+
     pipeline_value, won, closed = one(
         f'select sum(case when not is_closed then amount else 0 end), '
         f'sum(case when is_won then 1 else 0 end), sum(case when is_closed then 1 else 0 end) '
