@@ -235,9 +235,14 @@ def _predict(m, frame: pd.DataFrame, n: int) -> tuple[np.ndarray, np.ndarray]:
     design = design[:, np.abs(design[:n]).max(axis=0) > 0]
     p = design.shape[1]
     sigma_df = sigma * np.sqrt(n / (n - p)) if n - p >= 3 else sigma * 2.0
-    cov = np.linalg.pinv(design[:n].T @ design[:n])
-    chol = np.linalg.cholesky(cov + np.eye(p) * 1e-12 * np.trace(cov))
-    param_draws = np.random.standard_normal((N_SAMPLES, p)) @ chol.T * sigma_df
+    # columns on a unit scale (they range from 1 to millions), then back
+    col_scale = np.abs(design[:n]).max(axis=0)
+    unit = design / col_scale
+    cov = np.linalg.pinv(unit[:n].T @ unit[:n])
+    vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
+    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    param_draws = np.random.standard_normal((N_SAMPLES, p)) @ root.T * sigma_df
+    design = unit
     noise = np.random.normal(0, sigma_df, trends.shape)
     paths = (trends * scale[n:] + additive[n:] + noise + param_draws @ design[n:].T)
     return point, paths.T

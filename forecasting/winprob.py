@@ -273,15 +273,22 @@ def _absorb(counts: dict, states: list, prior: dict | None) -> tuple[dict, np.nd
     if prior is not None:
         P = P + CHAIN_PRIOR * prior
     rows = P.sum(axis=1, keepdims=True)
-    empty = rows[:, 0] == 0
+    stuck = P[:, :n].diagonal() >= rows[:, 0]  # never left (or never seen): no evidence
     P = np.divide(P, rows, out=np.zeros_like(P), where=rows > 0)
-    # a state never left: treat as closing lost at once (no evidence it ever wins)
-    P[empty, n + 1] = 1.0
+    # for solving, a stuck state absorbs at once; its own probabilities are unknown (NaN)
+    P[stuck] = 0.0
+    P[stuck, n + 1] = 1.0
     Q, R = P[:, :n], P[:, n:]
-    N = np.linalg.solve(np.eye(n) - Q + np.eye(n) * 1e-12, np.eye(n))
-    B = N @ R
+    try:
+        N = np.linalg.solve(np.eye(n) - Q, np.eye(n))
+    except np.linalg.LinAlgError:  # states that only lead into each other: no absorption
+        N = np.linalg.pinv(np.eye(n) - Q)
+    B = np.clip(N @ R, 0.0, 1.0)
     t = N @ np.ones(n)
-    return index, np.clip(B[:, 0], 0.0, 1.0), t
+    won, days = B[:, 0].copy(), t.copy()
+    won[stuck] = np.nan
+    days[stuck | ~np.isfinite(days) | (days > 3650)] = np.nan
+    return index, won, days
 
 
 def fit_chain(moves: pd.DataFrame, types: pd.Series, stages: list[str]) -> ChainModel:

@@ -135,20 +135,24 @@ def publish_marts(settings: Settings, version: str, relations: list[str]) -> dic
 
 
 def forecast(settings: Settings, ds: str) -> dict:
-    """Fit and write the forecast into a candidate forecast version, then audit it."""
-    from forecasting.revenue import audit_forecast, forecast_company, write_forecast
+    """Build every forecast table (revenue forecasts with backtests, pipeline forecast, win
+    probabilities, snapshot) into a candidate forecast version, audit it, and leave it for
+    publish_forecast. A failed audit marks the version failed and publishes nothing."""
+    from forecasting.job import audit_tables, build_tables, write_tables
 
     version = publish.new_version(settings, "forecast", ds)
     try:
-        frame = forecast_company(settings, ds, run_id=version)
-        problems = audit_forecast(frame)
+        built = build_tables(settings, ds, run_id=version)
+        problems = audit_tables(built.tables)
         if problems:
             raise ForecastAuditFailed(f"forecast {version} not published: " + "; ".join(problems))
-        relations = write_forecast(settings, version, frame)
+        relations = write_tables(settings, version, built.tables)
     except Exception:
         publish.mark_failed(settings, version)
         raise
-    return {"version": version, "relations": relations}
+    return {"version": version, "relations": relations,
+            "rows": {name: len(frame) for name, frame in built.tables.items()},
+            **built.stats}
 
 
 def publish_forecast(settings: Settings, version: str, relations: list[str]) -> dict:
