@@ -5,9 +5,10 @@ A bar names the issue, its text, the metric (a dotted path into one scale's resu
 a threshold. An issue that promises a new bar adds one entry to `BARS`; nothing else changes.
 
 `context` is an optional second path whose value is added to the bar's note (e.g. which marts
-the measured build contained). `requires` lists features (see `benchmarks.features`) without which the measured figure does not
-yet mean what the bar says (e.g. the forecast step exists but does not backtest yet): such a bar is
-reported as missing, with the figure shown for information.
+the measured build contained). `requires` lists features (see `benchmarks.features`) without
+which the measured figure does not yet mean what the bar says (e.g. the forecast step exists but
+does not backtest yet): such a bar is reported as missing, with the figure shown for
+information.
 
 Statuses: `met`, `not met`, `missing` (the step or feature does not exist yet), `not run` (the
 scale or step was not part of this run), `reported` (a figure an issue asks for, no threshold).

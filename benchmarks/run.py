@@ -16,8 +16,7 @@ import platform
 import shutil
 import subprocess
 import sys
-import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -119,7 +118,7 @@ def git_commit() -> dict:
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                                  timeout=30).stdout.strip()
+                                  timeout=30, check=False).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
     changed = [line[3:] for line in git("status", "--porcelain").splitlines()
@@ -131,13 +130,13 @@ def git_commit() -> dict:
 def demo_as_of() -> str:
     probe = subprocess.run([sys.executable, "-c",
                             "from revwh.demo import DEMO_AS_OF; print(DEMO_AS_OF.isoformat())"],
-                           cwd=ROOT, capture_output=True, text=True)
+                           cwd=ROOT, capture_output=True, text=True, check=False)
     return probe.stdout.strip() if probe.returncode == 0 and probe.stdout.strip() else DEFAULT_DS
 
 
 def detect_features() -> dict:
     probe = subprocess.run([sys.executable, "-m", "benchmarks.features"], cwd=ROOT,
-                           capture_output=True, text=True, env=_base_env())
+                           capture_output=True, text=True, env=_base_env(), check=False)
     try:
         return json.loads(probe.stdout)
     except json.JSONDecodeError:
@@ -232,7 +231,8 @@ def _round(x: float | None, digits: int = 3) -> float | None:
 
 
 def scale_ratios(steps: dict, features: dict) -> dict:
-    ratios = {name: _ratio(steps.get(a), steps.get(b), a, b) for name, (a, b) in STEP_RATIOS.items()}
+    ratios = {name: _ratio(steps.get(a), steps.get(b), a, b)
+              for name, (a, b) in STEP_RATIOS.items()}
     fit = steps.get("prophet_fit")
     out = {"numerator": "seconds per Prophet fit",
            "denominator": "seconds to fit all baselines once"}
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     work = args.work.resolve()
     out_dir = args.out.resolve()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     ds = demo_as_of()
     console.print(f"[bold]benchmarks[/]: scales {', '.join(scale_key(s) for s in args.scale_list)}"
                   f", ds {ds}, work in {work}")
@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"]["load_1m_before_steps"] = ([min(loads), max(loads)] if loads else None)
     results["growth"] = growth(results["scales"])
     results["bars"] = evaluate_all(results)
-    results["duration_s"] = round((datetime.now(timezone.utc) - started).total_seconds(), 1)
+    results["duration_s"] = round((datetime.now(UTC) - started).total_seconds(), 1)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     (out_dir / "RESULTS.md").write_text(render(results))

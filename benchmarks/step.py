@@ -113,7 +113,7 @@ def step_extract_crm(settings, args) -> dict:
 def step_extract_activity(settings, args) -> dict:
     try:
         from revwh.extract.activity import extract_calendars, extract_mail  # noqa: F401
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (absent or half-landed: the step is missing)
         raise Missing(f"email/calendar extraction not importable yet ({type(exc).__name__}: "
                       f"{exc})") from None
     from revwh import pipeline
@@ -192,9 +192,9 @@ def step_prophet_fit(settings, args) -> dict:
     name, fit = prophet_fitter()
     if fit is None:
         raise Missing("no Prophet fitting function in the forecasting package")
-    from forecasting.revenue import monthly_bookings
-
     import prophet  # noqa: F401  (import cost is not part of a fit)
+
+    from forecasting.revenue import monthly_bookings
 
     history = monthly_bookings(settings, args.ds)
     horizon = settings.forecast_horizon_months
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     except Missing as exc:
         args.result.write_text(json.dumps({"missing": str(exc)}))
         return EXIT_MISSING
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 (every failure is reported to the parent)
         traceback.print_exc()
         args.result.write_text(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:2000]}))
         return 1
