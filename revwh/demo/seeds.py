@@ -74,6 +74,12 @@ class SalesProcess:
 
 def load_sales_process(seeds_dir: Path | None = None) -> SalesProcess:
     d = Path(seeds_dir) if seeds_dir else default_seeds_dir()
+    for name in ("sales_process_map.csv", "verifier_catalogue.csv"):
+        if not (d / name).is_file():
+            raise FileNotFoundError(
+                f"{d / name} not found: the demo generator reads the dbt seeds; pass seeds_dir="
+                "(the folder holding sales_process_map.csv and verifier_catalogue.csv)"
+            )
     with open(d / "sales_process_map.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     stages = [
