@@ -66,6 +66,24 @@ def load(settings: Settings, as_of: str) -> MartData:
                     verifiers=verifiers)
 
 
+def from_frames(as_of, opportunities: pd.DataFrame, daily: pd.DataFrame | None = None,
+                events: pd.DataFrame | None = None, pipeline: pd.DataFrame | None = None,
+                verifiers: list[str] | tuple = ()) -> MartData:
+    """MartData from frames shaped like the marts' columns (hand-made data in tests, or
+    another source); missing frames are empty."""
+    def empty(cols):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+
+    daily = empty(DAILY_COLUMNS) if daily is None else daily
+    events = empty(EVENT_COLUMNS) if events is None else events
+    pipeline = empty(("snapshot_date", "opportunity_id", "weighted", "close_date")) \
+        if pipeline is None else pipeline
+    return MartData(as_of=pd.Timestamp(as_of), opportunities=_opportunities(opportunities),
+                    daily=_daily(daily), events=_events(events),
+                    weighted_pipeline=_pipeline(pipeline, opportunities),
+                    verifiers=list(verifiers))
+
+
 def _opportunities(opps: pd.DataFrame) -> pd.DataFrame:
     opps = opps.copy()
     for col in ("segment", "region"):
@@ -76,7 +94,7 @@ def _opportunities(opps: pd.DataFrame) -> pd.DataFrame:
     opps["created_at"] = pd.to_datetime(opps["created_at"])
     opps["close_date"] = pd.to_datetime(opps["close_date"])
     for col in ("is_closed", "is_won"):
-        opps[col] = opps[col].fillna(False).astype(bool)
+        opps[col] = opps[col].astype("boolean").fillna(False).astype(bool)
     opps["verifier_score"] = pd.to_numeric(opps["verifier_score"]).fillna(0.0).astype(float)
     return opps.sort_values("opportunity_id", kind="stable").reset_index(drop=True)
 
@@ -88,7 +106,8 @@ def _daily(daily: pd.DataFrame) -> pd.DataFrame:
     daily["amount"] = pd.to_numeric(daily["amount"]).fillna(0.0).astype(float)
     daily["verifier_score"] = pd.to_numeric(daily["verifier_score"]).fillna(0.0).astype(float)
     for col in ("is_open", "is_won"):
-        daily[col] = daily[col].fillna(False).astype(bool)
+        daily[col] = daily[col].astype("boolean").fillna(False).astype(bool)
+    daily["stage_name"] = daily["stage_name"].astype(object)
     return daily.sort_values(["opportunity_id", "snapshot_date"], kind="stable").reset_index(
         drop=True)
 
@@ -96,6 +115,7 @@ def _daily(daily: pd.DataFrame) -> pd.DataFrame:
 def _events(events: pd.DataFrame) -> pd.DataFrame:
     events = events.copy()
     events["event_date"] = pd.to_datetime(events["event_date"])
+    events["event_sequence"] = pd.to_numeric(events["event_sequence"])
     return events.sort_values(["opportunity_id", "verifier_key", "event_sequence"],
                               kind="stable").reset_index(drop=True)
 

@@ -525,14 +525,14 @@ def _residuals(series: SeriesSet, fitted: list[np.ndarray | None], end: int) -> 
 
 
 def _adjust_interval(base, rec, lower, upper):
-    """Move an interval with its point forecast from `base` to `rec`: scaled (bookings' errors
-    grow with their level, and an interval that reaches zero keeps reaching it), or shifted
-    where the base forecast is zero."""
+    """Move an interval with its point forecast from `base` to `rec` (shifted by the
+    reconciliation adjustment). A lower bound at zero stays at zero: for a thin series (a rep's
+    month) zero is a likely outcome, and reconciliation moves the typical month, not that."""
     base, rec = np.asarray(base, dtype=float), np.asarray(rec, dtype=float)
-    ratio = np.divide(rec, base, out=np.ones_like(rec), where=base > 0)
-    shift = np.where(base > 0, 0.0, rec - base)
-    lo = np.clip(np.asarray(lower) * ratio + shift, 0.0, None)
-    hi = np.asarray(upper) * ratio + shift
+    lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    shift = rec - base
+    lo = np.where(lower <= 0, 0.0, np.clip(lower + shift, 0.0, None))
+    hi = upper + shift
     return np.minimum(lo, rec), np.maximum(hi, rec)
 
 
@@ -568,10 +568,10 @@ def _reconciled_backtest(series: SeriesSet, by_key: dict, selection: pd.DataFram
                 if horizon >= 3 else np.zeros((n, 0))
             qlo, qhi = _adjust_interval(q_base, q_rec, q_lo, q_hi)
             for i, (level, value) in enumerate(hier.nodes):
-                if level == "owner_cell":
-                    continue
                 s = int(series.starts[i])
-                train = series.Y[i, s:origin] if s < origin else np.array([])
+                if level == "owner_cell" or origin - s < MIN_TRAIN:
+                    continue  # as for the base models: no row from a too-short history
+                train = series.Y[i, s:origin]
                 m_scale = bt.mase_scale(train, 12)
                 for h in range(1, horizon + 1):
                     t = origin + h - 1
