@@ -5,9 +5,10 @@ horizon, and returns a `Forecast`: the point forecast per future month, sample p
 intervals, and for quarterly sums whose intervals are not the sum of monthly intervals) and the
 in-sample fitted values (residuals feed the MinT reconciliation).
 
-- `prophet`: Prophet (bundled Stan model, MAP fit with L-BFGS) with yearly seasonality (from 24
-  months of history), a quarter-end regressor (bookings spike in the last month of a quarter)
-  and multiplicative seasonality (the spikes grow with the business).
+- `prophet`: Prophet (bundled Stan model, MAP fit with L-BFGS) with a quarter-end regressor
+  (bookings spike in the last month of a quarter) and, from 24 months of history, a yearly
+  seasonality of Fourier order 3; additive. Sample paths add the parameter uncertainty a MAP
+  fit leaves out (see `_predict`).
 - `prophet_pipeline`: the same plus the open verifier-weighted pipeline as an extra regressor
   (see `pipeline_regressor`).
 - baselines (`forecasting.baselines`): seasonal naive, ETS, and for thin series the mean and zero.
@@ -31,8 +32,9 @@ N_SAMPLES = 400
 MIN_MONTHS_PROPHET = 6  # fewer: the mean baseline
 MIN_MONTHS_YEARLY = 24  # yearly seasonality needs two seasons of history
 QUARTER_END_MONTHS = (3, 6, 9, 12)
-PROPHET_PARAMS = {"seasonality_mode": "multiplicative", "changepoint_range": 0.9,
-                  "yearly_order": 3}
+# additive seasonality (Prophet's default) with a low-order yearly cycle: on two to three years
+# of monthly history a multiplicative or higher-order yearly term chases single spikes
+PROPHET_PARAMS = {"seasonality_mode": "additive", "yearly_order": 3}
 
 
 @dataclass
@@ -79,7 +81,8 @@ def single_thread_blas() -> list:
 
     changed = []
     try:
-        maps = open("/proc/self/maps").read().splitlines()
+        with open("/proc/self/maps") as f:
+            maps = f.read().splitlines()
     except OSError:
         return changed
     seen = set()

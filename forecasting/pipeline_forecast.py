@@ -59,7 +59,7 @@ def pipeline_forecast(data: MartData, win: pd.DataFrame, scores: pd.DataFrame,
                 "quarter_start": quarter.start_time.date(),
                 "quarter_end": quarter.end_time.date(),
                 "method": method, "is_primary": method == primary,
-                "n_open": int(len(sel)), "open_amount": float(amount.sum()),
+                "n_open": len(sel), "open_amount": float(amount.sum()),
                 "expected": float(np.sum(amount * p)),
                 "variance": float(np.sum(amount ** 2 * p * (1 - p))),
                 "p10": p10, "p90": p90, "closed_won_to_date": booked})

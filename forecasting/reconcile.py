@@ -59,7 +59,7 @@ def build_hierarchy(cells: list[tuple[str, str, str]]) -> Hierarchy:
                        or (level == "segment" and value == segment)
                        or (level == "region" and value == region)
                        or (level == "owner" and value == owner)
-                       or (level == "owner_cell" and value == "|".join((owner, segment, region))))
+                       or (level == "owner_cell" and value == f"{owner}|{segment}|{region}"))
     return Hierarchy(nodes, cells, S)
 
 

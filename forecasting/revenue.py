@@ -5,26 +5,31 @@ owner x segment x region cells below them, see `forecasting.reconcile`), from th
 the series booked anything to the last full month before the as-of date. Zero months are
 kept as zeros.
 
-Models per series (`forecasting.models`, `forecasting.baselines`): Prophet (primary),
-Prophet with the open verifier-weighted pipeline as an extra regressor (company, segment and
-region series; months 1-3 ahead, where the open pipeline covers most of what will close),
-seasonal naive and ETS. Every series is backtested at rolling origins (the last 12 months for
-company/segment/region, the last four quarter starts for owners). The published model of a
-series is the one with the lowest backtest MASE; Prophet unless a baseline or the pipeline
-variant beats it, or when the history is too short to backtest (under 12 months before every
-origin). The `model` column says what was used ("mean" for under 6 months of history, "zero"
-for a series that never booked, "zero_inactive" for a rep who left: no opportunity created in
-the last 6 months and none open).
+Models per series (`forecasting.models`, `forecasting.baselines`): Prophet (primary, with a
+quarter-end effect), Prophet with the open verifier-weighted pipeline as an extra regressor
+(company, segment and region series, for the month ahead, whose pipeline is known at the
+origin), seasonal naive and ETS. Every series is backtested at rolling origins: the company at
+each of the last 12 months, the other levels at the last quarter starts (4 for segments and
+regions, 3 for the 40-odd owners, to keep within the time budget), horizons 1 to
+`forecast_horizon_months`; quarterly rows come from the same fits. The published model of a
+series is the one with the lowest pooled monthly backtest MASE: Prophet unless a baseline or
+the pipeline variant beats it, and Prophet when the history is too short to backtest (under 12
+months before every origin; `selected_by` = default). The `model` column says what was used,
+month by month ("prophet_pipeline" for the month ahead then "prophet"; "naive" / "mean" where a
+model fell back on a short history; "zero" for a series that never booked; "zero_inactive" for
+a rep who left: no opportunity created in the last 6 months and none open).
 
 Monthly forecasts cover `forecast_horizon_months` months from the first month after the last
-full one; quarterly rows cover every quarter those months touch, the current quarter including
-its months already booked. Quarterly intervals come from summed monthly sample paths.
+full one; quarterly rows cover every quarter those months touch (their remaining months are
+forecast too), the current quarter including what it already booked (`actual_to_date`).
+Quarterly intervals come from summed monthly sample paths, not summed monthly intervals.
 
-Levels are reconciled with MinT (shrinkage); see `forecasting.reconcile` for why. Intervals
-are each series' own 80% interval shifted by its reconciliation adjustment.
+Levels are reconciled with MinT (shrinkage); see `forecasting.reconcile` for why. Each series'
+80% interval moves with its reconciliation adjustment. The backtest scores the reconciled
+forecasts too (models `mint` and `bottom_up`, at the owners' origins).
 
-Speed: the series are fitted in a process pool (2 workers by default,
-REVWH_FORECAST_WORKERS); one Prophet fit with sampling takes ~0.1-0.3 s here.
+Speed: series are fitted in a process pool (2 workers, REVWH_FORECAST_WORKERS), BLAS limited to
+one thread per worker; only the selected model is refitted on the full history.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -110,7 +115,6 @@ class SeriesSet:
     starts: np.ndarray  # per node: index of its first booked month (T if none)
     inactive_cells: np.ndarray  # per cell
     pipeline: np.ndarray  # nodes x (T + pad) x PIPELINE_MAX_HORIZON: x_t(h)
-    actual_future: dict = field(default_factory=dict)  # unused (forecast months)
 
 
 def build_series(data: MartData) -> SeriesSet:
@@ -445,7 +449,7 @@ class _Pool:
             os.environ.get("REVWH_FORECAST_WORKERS", "2"))
         self.pool = None
 
-    def __enter__(self) -> _Pool:
+    def __enter__(self) -> _Pool:  # noqa: PYI034
         import prophet  # noqa: F401  (loaded once, before forking, outside the timed fits)
 
         self.blas = single_thread_blas() if self.workers <= 1 else []

@@ -228,7 +228,7 @@ class ChainModel:
     def predict(self, types, stages, buckets) -> tuple[np.ndarray, np.ndarray]:
         p, t = [], []
         for typ, s, b in zip(types, stages, buckets):
-            state = (s, int(b))
+            state = state_key(s, b)
             states, won, days = self.chains.get(typ, self.chains["__all__"])
             i = states.get(state)
             if i is None:
@@ -237,6 +237,10 @@ class ChainModel:
             p.append(won[i] if i is not None else np.nan)
             t.append(days[i] if i is not None else np.nan)
         return np.asarray(p, dtype=float), np.asarray(t, dtype=float)
+
+
+def state_key(stage: str, verifier_bucket) -> str:
+    return f"{stage}|{int(verifier_bucket)}"
 
 
 def transitions(daily: pd.DataFrame, before: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -255,9 +259,10 @@ def transitions(daily: pd.DataFrame, before: pd.Timestamp | None = None) -> pd.D
         frm = frm[frm["to_date"] < before]
     to_open = frm["to_open"].astype(bool).to_numpy()
     to_won = frm["to_won"].astype(bool).to_numpy()
-    frm["to"] = [(s, int(b)) if o else (WON if w else LOST) for o, w, s, b in
+    frm["to"] = [state_key(s, b) if o else (WON if w else LOST) for o, w, s, b in
                  zip(to_open, to_won, frm["to_stage"], frm["to_bucket"])]
-    frm["from"] = list(zip(frm["stage_name"], bucket(frm["verifier_score"]).tolist()))
+    frm["from"] = [state_key(s, b) for s, b in
+                   zip(frm["stage_name"], bucket(frm["verifier_score"]))]
     return frm[["opportunity_id", "from", "to"]]
 
 
@@ -293,9 +298,9 @@ def _absorb(counts: dict, states: list, prior: dict | None) -> tuple[dict, np.nd
 
 def fit_chain(moves: pd.DataFrame, types: pd.Series, stages: list[str]) -> ChainModel:
     """One chain per opportunity type, shrunk toward the pooled chain."""
-    states = sorted({s for s in moves["from"]} | {s for s in moves["to"] if isinstance(s, tuple)})
+    states = sorted(set(moves["from"]) | (set(moves["to"]) - {WON, LOST}))
     if not states:
-        states = [(s, b) for s in stages for b in range(N_BUCKETS)]
+        states = [state_key(s, b) for s in stages for b in range(N_BUCKETS)]
     moves = moves.assign(opportunity_type=moves["opportunity_id"].map(types).fillna("Unknown"))
     pooled_counts = moves.groupby(["from", "to"]).size().to_dict()
     idx, won, days = _absorb(pooled_counts, states, None)

@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 from forecasting import backtest as bt
-from forecasting.baselines import (BASELINES, ets_forecast, mean_forecast,
-                                   seasonal_naive_forecast)
+from forecasting.baselines import BASELINES, ets_forecast, mean_forecast, seasonal_naive_forecast
 from forecasting.data import MartData, from_frames
 from forecasting.job import audit_tables, merge_snapshot
 from forecasting.models import fit_prophet, prophet_forecast
@@ -67,7 +66,7 @@ def test_forecast_starts_after_the_last_full_month():
 
 
 def test_ten_months_of_history_still_forecast_every_level(thin_run):
-    data, result = thin_run
+    _, result = thin_run
     rf = result.revenue_forecast
     company = rf[(rf["level"] == "company") & (rf["grain"] == "month")]
     assert len(company) == 6
