@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from forecasting.models import N_SAMPLES, SEED, Forecast, months
+from forecasting.models import N_SAMPLES, SEED, Forecast, months, one_blas_thread
 
 SEASON = 12
 Z80 = 1.2815515655446004
@@ -95,7 +95,8 @@ def ets_forecast(y: np.ndarray, horizon: int, seed: int = SEED) -> Forecast:
 def _frame_fn(fn):
     def run(history: pd.DataFrame, horizon: int) -> pd.DataFrame:
         history = history.sort_values("ds")
-        fc = fn(history["y"].to_numpy(dtype=float), horizon)
+        with one_blas_thread():
+            fc = fn(history["y"].to_numpy(dtype=float), horizon)
         lower, upper = fc.quantiles()
         start = pd.Timestamp(history["ds"].iloc[-1]) + pd.offsets.MonthBegin(1)
         return pd.DataFrame({"ds": months(start, horizon), "yhat": fc.mean, "yhat_lower": lower,

@@ -72,41 +72,57 @@ def quarter_end(ds: pd.DatetimeIndex) -> np.ndarray:
 _prophet_logging_quiet = False
 
 
-def single_thread_blas() -> list:
-    """Limit the OpenBLAS libraries loaded in this process (numpy's, scipy's) to one thread and
-    return (setter, previous) pairs for `restore_blas`. The fits here are tiny: BLAS threads
-    only spin (ETS fits take ten times the CPU with them) and fight the process pool's other
-    worker for the cores. Needs no extra dependency (what threadpoolctl does, for OpenBLAS)."""
+_BLAS_LIBS: dict[str, tuple | None] = {}
+
+
+def _blas_libs() -> list:
+    """(setter, getter) of every OpenBLAS library loaded in this process (numpy's, scipy's;
+    the process maps are read each time, as a library may have been loaded since)."""
     import ctypes
 
-    changed = []
     try:
         with open("/proc/self/maps") as f:
-            maps = f.read().splitlines()
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line}
     except OSError:
-        return changed
-    seen = set()
-    for line in maps:
-        path = line.split()[-1] if "/" in line else ""
-        if "openblas" not in path.lower() or path in seen:
-            continue
-        seen.add(path)
+        return []
+    for path in paths - set(_BLAS_LIBS):
+        _BLAS_LIBS[path] = None
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for suffix in ("64_", ""):
-            for prefix in ("scipy_openblas", "openblas"):
-                setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                if setter is not None and getter is not None:
-                    changed.append((setter, int(getter())))
-                    setter(1)
-                    break
-            else:
-                continue
-            break
+        for name in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", ""):
+                setter = getattr(lib, f"{name}_set_num_threads{suffix}", None)
+                getter = getattr(lib, f"{name}_get_num_threads{suffix}", None)
+                if setter is not None and getter is not None and _BLAS_LIBS[path] is None:
+                    _BLAS_LIBS[path] = (setter, getter)
+    return [v for k, v in _BLAS_LIBS.items() if k in paths and v is not None]
+
+
+def single_thread_blas() -> list:
+    """Limit the OpenBLAS libraries loaded in this process to one thread and return what to
+    pass to `restore_blas`. The fits here are tiny: BLAS threads only spin (an ETS fit takes
+    ten times the CPU with them) and fight the other pool worker for the cores. No extra
+    dependency (what threadpoolctl does, for OpenBLAS only)."""
+    changed = []
+    for setter, getter in _blas_libs():
+        previous = int(getter())
+        if previous != 1:
+            setter(1)
+            changed.append((setter, previous))
     return changed
+
+
+class one_blas_thread:
+    """Context manager: single-threaded BLAS inside, the caller's setting restored after."""
+
+    def __enter__(self):
+        self.changed = single_thread_blas()
+        return self
+
+    def __exit__(self, *exc):
+        restore_blas(self.changed)
 
 
 def restore_blas(changed: list) -> None:
@@ -255,7 +271,8 @@ def fit_prophet(history: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Prophet on one monthly series given as a frame (ds, y): the benchmark's unit of work.
     Returns ds, yhat, yhat_lower, yhat_upper (80% interval)."""
     history = history.sort_values("ds")
-    fc = prophet_forecast(history["y"].to_numpy(), pd.Timestamp(history["ds"].iloc[0]), horizon)
+    with one_blas_thread():
+        fc = prophet_forecast(history["y"].to_numpy(), pd.Timestamp(history["ds"].iloc[0]), horizon)
     lower, upper = fc.quantiles()
     start = pd.Timestamp(history["ds"].iloc[-1]) + pd.offsets.MonthBegin(1)
     return pd.DataFrame({"ds": months(start, horizon), "yhat": fc.mean, "yhat_lower": lower,

@@ -13,7 +13,9 @@ forecasts throws away the company and segment series, whose base forecasts are t
 accurate (quarter-end spikes and growth are clear only in aggregate). MinT keeps every level's
 information and weighs each by how noisy it is, and still guarantees that owners, segments and
 regions add up to the company total. The backtest scores both (models `mint` and `bottom_up`,
-per level) so the choice stays checked on real data.
+per level) so the choice stays checked on real data; on the demo data (scale 1) the company
+monthly MASE is about 0.65-0.75 reconciled with MinT against 1.3-1.4 bottom-up, and MinT is
+ahead at the segment and region levels too.
 
 Negative reconciled cells are set to zero and the hierarchy re-summed (bookings are never
 negative; the sums stay exact). Cells fixed at zero (a rep who left, a rep who never booked)
