@@ -243,7 +243,7 @@ def _summary(settings: Settings, example: bool = True) -> None:
     with connect_published(settings) as con:
         forecast = con.execute(
             "select period_start, yhat, yhat_lower, yhat_upper, model from forecast.revenue_forecast "
-            "where level = 'company' order by period_start limit 3") \
+            "where level = 'company' and grain = 'month' order by period_start limit 3") \
             if con.schema_exists("forecast") else []
         if forecast:
             console.print("latest forecast (company bookings, 80% interval):")
