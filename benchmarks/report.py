@@ -5,7 +5,9 @@ from __future__ import annotations
 RATIO_TEXT = {
     "crm_landing_vs_duckdb_read_csv": "raw landing of the file drop vs DuckDB's own read_csv "
                                       "of the same files",
-    "incremental_vs_full_build": "incremental dbt build (one new day) vs full build",
+    "incremental_vs_full_build": "nightly dbt build for ds + 1 day (incremental models continue "
+                                 "from the published version; no new source rows) vs the full "
+                                 "build",
     "gate_vs_build": "quality gate vs dbt build",
     "airflow_vs_cli": "whole run through Airflow vs the same run through the CLI",
     "prophet_vs_baselines": "one Prophet fit vs fitting all baselines once",
@@ -43,7 +45,7 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     return lines + [""]
 
 
-def _short(text: str, n: int = 160) -> str:
+def _short(text: str, n: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"
 
@@ -170,10 +172,12 @@ def _contention(rec: dict) -> str:
 
 def _step_note(name: str, rec: dict) -> str:
     d = rec.get("details") or {}
-    if name == "build_full" or name == "build_incremental":
+    if name in ("build_full", "build_incremental"):
         nodes = d.get("dbt_nodes") or {}
-        return (f"{d.get('marts_note', '')}; dbt nodes {nodes}, node time "
-                f"{d.get('dbt_node_seconds')} s").strip("; ")
+        carried = (f"incremental models carried over: {', '.join(d['carried_over']) or 'none'}; "
+                   if "carried_over" in d else "")
+        return (f"{carried}dbt nodes {nodes}, time inside nodes {d.get('dbt_node_seconds')} s; "
+                f"{d.get('marts_note', '')}").strip("; ")
     if name == "gate":
         checks = d.get("dbt_checks", d.get("dbt_tests"))
         return f"{checks} dbt checks, {d.get('expectations')} expectations"
