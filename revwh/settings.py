@@ -54,6 +54,7 @@ class Settings:
     retry_delay_seconds: int = 300
     reporting_currency: str = "USD"
     forecast_horizon_months: int = 6
+    dashboard_stale_hours: float = 36.0  # the dashboard warns when the last publish is older
     extra: dict = field(default_factory=dict)
 
     # derived locations
