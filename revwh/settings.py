@@ -55,6 +55,16 @@ class Settings:
     reporting_currency: str = "USD"
     forecast_horizon_months: int = 6
     dashboard_stale_hours: float = 36.0  # the dashboard warns when the last publish is older
+    # production (revwh.cosmos_dbt, revwh.alerting, revwh.bi_access): dbt as one Airflow task
+    # ("build") or one task per model ("cosmos"); failure alerts to a Slack webhook and/or email
+    # (the webhook and the SMTP URL hold secrets: environment only); the PostgreSQL role that BI
+    # tools read the published relations with (granted again on every publish)
+    dbt_tasks: str = "build"
+    alert_slack_webhook_url: str = ""
+    alert_smtp_url: str = ""  # smtp://user:password@host:587?starttls=true, or smtps://...
+    alert_email_to: str = ""  # comma-separated addresses
+    alert_email_from: str = "revwh@localhost"
+    bi_role: str = ""
     extra: dict = field(default_factory=dict)
 
     # derived locations
@@ -110,6 +120,12 @@ class Settings:
                                 "set REVWH_ADDRESS_HASH_KEY to a secret")
         if not self.company_domains:
             raise SettingsError("company_domains is empty: list your company's email domains")
+        if self.dbt_tasks not in ("build", "cosmos"):
+            raise SettingsError(f"dbt_tasks={self.dbt_tasks!r}: use build (one dbt build task) "
+                                "or cosmos (one Airflow task per dbt model)")
+        if self.alert_email_to and not self.alert_smtp_url:
+            raise SettingsError("alert_email_to is set but no mail server: set "
+                                "REVWH_ALERT_SMTP_URL, e.g. smtp://user:password@host:587?starttls=true")
         return self
 
 
