@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from revwh.bi_access import grant_published
 from revwh.settings import Settings
 from revwh.warehouse import META_SCHEMA, Connection, connect, connect_published, warehouse_exists
 
@@ -109,6 +110,7 @@ def publish(settings: Settings, kind: str, version: str, names: list[str]) -> No
                                "rerun the build")
         with con.transaction():
             _point_views(con, kind, version, names)
+            grant_published(settings, con, PUBLISHED_SCHEMA[kind])  # the views lost their grants
             con.execute(f"update {META_SCHEMA}.versions set status = 'retired' "
                         f"where kind = ? and status = 'published'", [kind])
             con.execute(f"update {META_SCHEMA}.versions set status = 'published', "
@@ -176,6 +178,7 @@ def rollback(settings: Settings, kind: str = "marts") -> tuple[str, str]:
             raise PublishError(f"{prev.version} was pruned; nothing changed")
         with con.transaction():
             _point_views(con, kind, prev.version, prev.relations)
+            grant_published(settings, con, PUBLISHED_SCHEMA[kind])  # the views lost their grants
             con.execute(f"update {META_SCHEMA}.versions set status = 'rolled_back' "
                         f"where version = ?", [now_v.version])
             con.execute(f"update {META_SCHEMA}.versions set status = 'published', "
