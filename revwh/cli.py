@@ -102,7 +102,7 @@ def _follow_dag_test(log_file: Path, stop: threading.Event, status) -> None:
             continue
         text = log_file.read_text(errors="replace")
         for match in started.finditer(text, seen):
-            status.update(f"revenue_nightly: running [bold]{match.group(1)}[/] (log: {log_file})")
+            status.update(f"running [bold]{match.group(1)}[/] (log: {log_file})")
             seen = match.end()
 
 
@@ -131,12 +131,18 @@ def demo(scale: float = typer.Option(1.0, help="demo company size"),
         follower.join()
     from revwh import publish
 
-    latest = publish.current(settings, "marts")
-    if code != 0 or latest is None or latest.logical_date != ds:
+    marts, forecast = publish.current(settings, "marts"), publish.current(settings, "forecast")
+    if code != 0:
         reason = _last_failure(log_file)
-        _fail(f"the nightly DAG failed{': ' + reason if reason else ''}. Nothing new was "
-              f"published. Full log: {log_file}")
-    console.print(f"[green]revenue_nightly succeeded[/] for {ds} in "
+        if marts is None or marts.logical_date != ds:
+            _fail(f"the nightly DAG failed{': ' + reason if reason else ''}. Nothing new was "
+                  f"published. Full log: {log_file}")
+        if forecast is None or forecast.logical_date != ds:
+            _fail(f"the forecast DAG failed{': ' + reason if reason else ''}. The marts for {ds} "
+                  f"are published; the forecast stays at its previous version. Full log: "
+                  f"{log_file}")
+        _fail(f"Airflow reported a failure{': ' + reason if reason else ''}. Full log: {log_file}")
+    console.print(f"[green]revenue_nightly and revenue_forecast succeeded[/] for {ds} in "
                   f"{time.monotonic() - started:.0f} s (log: {log_file})")
     _summary(settings)
 

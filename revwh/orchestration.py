@@ -9,17 +9,45 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from revwh.settings import DAGS_DIR, Settings
 
 DAG_ID = "revenue_nightly"
+FORECAST_DAG_ID = "revenue_forecast"  # scheduled on the marts Asset
+MARTS_URI = "revwh://warehouse/marts"
+FORECAST_URI = "revwh://warehouse/forecast"
 WRITER_POOL = "revwh_warehouse_writer"  # DuckDB has one writer: writing tasks share one slot
+WRITES = {"pool": WRITER_POOL}
 # one extraction task per source (names as revwh.pipeline.SOURCES; kept here so that parsing
 # the DAG imports nothing heavy)
 SOURCES = ("salesforce_files", "salesforce_api", "hubspot", "mapped_exports", "mail",
            "calendars")
 API_SOURCES = ("salesforce_api", "hubspot")
+
+
+def default_args(settings: Settings) -> dict:
+    """Task defaults of every revwh DAG: retries with exponential backoff."""
+    return {
+        "retries": settings.retries,
+        "retry_delay": timedelta(seconds=settings.retry_delay_seconds),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(hours=1),
+    }
+
+
+def marts_as_of(triggering_asset_events, ds: str | None) -> str:
+    """The logical date of the marts a forecast run is for: from the newest marts asset event
+    that triggered the run, else (a manual or `dags test` run) the run's own date."""
+    events = [e for found in (triggering_asset_events or {}).values() for e in found
+              if (e.extra or {}).get("ds")]
+    if events:
+        return max(events, key=lambda e: e.timestamp).extra["ds"]
+    if ds is None:
+        raise ValueError("revenue_forecast needs the date of the marts: trigger it with a "
+                         "logical date or let revenue_nightly's publish_marts schedule it")
+    return ds
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
@@ -63,8 +91,14 @@ def ensure_airflow(settings: Settings, log_file: Path) -> None:
 
 
 def dags_test(settings: Settings, logical_date: str, log_file: Path) -> int:
-    """Run the nightly DAG for one logical date through Airflow (`airflow dags test`)."""
-    return _airflow(settings, "dags", "test", DAG_ID, logical_date, log_file=log_file)
+    """Run the nightly DAG for one logical date through Airflow (`airflow dags test`), then the
+    forecast DAG that its marts Asset schedules (`dags test` runs one DAG, without the scheduler
+    that would trigger the second)."""
+    for dag_id in (DAG_ID, FORECAST_DAG_ID):
+        code = _airflow(settings, "dags", "test", dag_id, logical_date, log_file=log_file)
+        if code != 0:
+            return code
+    return 0
 
 
 def source_connection(source: str):
