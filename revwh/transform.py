@@ -65,11 +65,13 @@ def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
             extra_vars: dict | None = None) -> DbtResult:
     """Run one dbt command in a subprocess (it holds the DuckDB file only while it runs) and
     read its run_results.json. Never raises for model or test failures."""
-    variables = {"as_of_date": as_of, **(extra_vars or {})}
+    variables = {"as_of_date": as_of, "company_domains": list(settings.company_domains),
+                 **(extra_vars or {})}
     target_path = settings.home / "dbt_target" / schema
-    argv = [str(Path(sys.executable).parent / "dbt"), *args,
-            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(target_path), "--vars", json.dumps(variables)]
+    spec = {"args": args, "schema": schema, "vars": variables, "target_path": str(target_path),
+            # one parse cache per warehouse target, reused by every version (revwh.dbt_runner)
+            "parse_path": str(settings.home / "dbt_target" / f"_parse_{settings.target}")}
+    argv = [sys.executable, "-m", "revwh.dbt_runner", json.dumps(spec)]
     env = {**os.environ, **dbt_env(settings, schema)}
     # `dbt source freshness` writes sources.json; every other command run_results.json
     results_file = target_path / ("sources.json" if args[:2] == ["source", "freshness"]
