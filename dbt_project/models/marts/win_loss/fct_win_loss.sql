@@ -17,6 +17,16 @@ contact_roles as (
     group by opportunity_id
 ),
 
+responses as (
+    select
+        opportunity_id,
+        count(*) as buyer_responses,
+        percentile_cont(0.5) within group (order by response_hours) as median_hours
+    from {{ ref('int_email_responses') }}
+    where direction = 'buyer_to_rep' and opportunity_id is not null
+    group by opportunity_id
+),
+
 verifiers_at_close as (
     select
         opportunity_id,
@@ -53,12 +63,15 @@ select
     cast(sp.decision_criteria as {{ dbt.type_string() }}) as decision_criteria,
     cast(o.win_loss_reason as {{ dbt.type_string() }}) as win_loss_reason,
     cast(coalesce(cr.contact_roles, 0) as bigint) as contact_roles,
-    cast(coalesce(cr.contact_roles, 0) as bigint) as stakeholders_engaged,
-    cast(null as double precision) as buyer_response_median_hours,
+    cast(coalesce(st.stakeholders_engaged, 0) as bigint) as stakeholders_engaged,
+    cast(coalesce(r.buyer_responses, 0) as bigint) as buyer_responses,
+    {{ round_double('r.median_hours', 6) }} as buyer_response_median_hours,
     cast(coalesce(v.verifiers_verified, 0) as bigint) as verifiers_verified_at_close,
     cast(coalesce(v.verifier_score, 0) as double precision) as verifier_score_at_close
 from closed as c
 inner join {{ ref('int_opportunities_unioned') }} as o on o.opportunity_id = c.opportunity_id
 left join spiced as sp on sp.opportunity_id = c.opportunity_id
 left join contact_roles as cr on cr.opportunity_id = c.opportunity_id
+left join {{ ref('int_opportunity_stakeholders') }} as st on st.opportunity_id = c.opportunity_id
+left join responses as r on r.opportunity_id = c.opportunity_id
 left join verifiers_at_close as v on v.opportunity_id = c.opportunity_id
