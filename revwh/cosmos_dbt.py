@@ -1,0 +1,147 @@
+"""dbt as one Airflow task per model (astronomer-cosmos): the setting `dbt_tasks = "cosmos"`.
+
+The default (`dbt_tasks = "build"`) runs the whole project as one `dbt build` task. With cosmos a
+data engineer sees every seed and model as its own task and can retry one of them. The build
+means the same in both: `dbt_prepare` registers the candidate version and carries the
+incremental models over (as `pipeline.build` does), every cosmos task runs dbt as a subprocess
+into that schema with the profile and environment of `revwh.transform.dbt_env` and the same vars
+(`as_of_date` = the run's date), tests are left to the quality gate, and `dbt_finish` returns
+`{"version", "relations"}` like `dbt_build`, so the gate and publish that follow do not change.
+
+Cosmos renders the graph from a dbt manifest (LoadMode.DBT_MANIFEST): parsing a DAG file must not
+run dbt. Write it at deploy time, and again whenever the dbt project changes:
+
+    python -m revwh.cosmos_dbt      # dbt parse -> <home>/dbt_target/cosmos_manifest/manifest.json
+
+The candidate schema is known only at run time, so a cosmos interceptor sets each task's dbt
+environment then, on the worker; no connection secret is written into the serialized DAG.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+
+from revwh.settings import DBT_PROJECT_DIR, Settings, SettingsError
+
+GROUP_ID = "dbt"
+PREPARE_TASK = "dbt_prepare"
+FINISH_TASK = "dbt_finish"
+MANIFEST_DIR = "cosmos_manifest"  # under <home>/dbt_target, as revwh.transform.run_dbt writes
+DBT = str(Path(sys.executable).parent / "dbt")
+
+
+def manifest_path(settings: Settings) -> Path:
+    return settings.home / "dbt_target" / MANIFEST_DIR / "manifest.json"
+
+
+def write_manifest(settings: Settings) -> Path:
+    """`dbt parse` the project into `manifest_path` (the graph cosmos renders)."""
+    from revwh.transform import DbtFailed, run_dbt
+
+    result = run_dbt(settings, MANIFEST_DIR, ["parse"], date.today().isoformat())
+    if not result.success:
+        raise DbtFailed(f"dbt parse failed: {result.summary()}")
+    return manifest_path(settings)
+
+
+def prepare(settings: Settings, ds: str, full_refresh: bool) -> dict:
+    """Register the candidate version and carry the incremental models over into it."""
+    from revwh import publish
+    from revwh.transform import carry_over
+
+    previous = None if full_refresh else publish.current(settings, "marts")
+    version = publish.new_version(settings, "marts", ds)
+    carried = carry_over(settings, version, previous.version) if previous else []
+    return {"version": version, "full_refresh": full_refresh, "carried_over": carried}
+
+
+def finish(settings: Settings, prepared: dict) -> dict:
+    """What `dbt_build` returns, for the gate and publish: the version and its mart relations.
+    The manifest goes next to the version, where the next build's carry-over looks for it."""
+    from revwh.transform import DbtResult, mart_models
+
+    target = settings.home / "dbt_target" / prepared["version"]
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(manifest_path(settings), target / "manifest.json")
+    relations = mart_models(DbtResult(command="cosmos", success=True, target_path=target))
+    return {**prepared, "relations": relations}
+
+
+def candidate_env(context, operator) -> None:
+    """Cosmos interceptor, run on the worker before each dbt command: the dbt environment of
+    revwh.transform for this run's candidate schema (from `dbt_prepare`)."""
+    from revwh.settings import load_settings
+    from revwh.transform import dbt_env
+
+    version = context["ti"].xcom_pull(task_ids=PREPARE_TASK)["version"]
+    operator.env = {**(operator.env or {}), **dbt_env(load_settings(), version)}
+
+
+def _step(fn, *args):
+    """Run a step with fresh settings; failures a retry cannot fix fail the task at once."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from revwh.pipeline import PERMANENT_ERRORS
+    from revwh.settings import load_settings
+
+    try:
+        return fn(load_settings(), *args)
+    except PERMANENT_ERRORS as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+
+def dbt_task_group(settings: Settings, pool: str):
+    """The dbt project as a cosmos task group: one task per seed and model, no tests."""
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    manifest = manifest_path(settings)
+    if not manifest.exists():
+        raise SettingsError(f"dbt_tasks=cosmos needs the dbt manifest {manifest}: run "
+                            "`python -m revwh.cosmos_dbt` (deploy step), or set "
+                            "REVWH_DBT_TASKS=build")
+    return DbtTaskGroup(
+        group_id=GROUP_ID,
+        project_config=ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=manifest,
+                                     project_name="revwh", install_dbt_deps=False),
+        profile_config=ProfileConfig(profile_name="revwh", target_name=settings.target,
+                                     profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"),
+        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL,
+                                         invocation_mode=InvocationMode.SUBPROCESS,
+                                         dbt_executable_path=DBT),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST,
+                                   test_behavior=TestBehavior.NONE, emit_datasets=False),
+        operator_args={"pool": pool, "vars": {"as_of_date": "{{ ds }}"},
+                       "full_refresh": "{{ params.full_refresh }}",
+                       "interceptors": [candidate_env]},
+    )
+
+
+def cosmos_build(settings: Settings, pool: str):
+    """`dbt_prepare` >> the cosmos task group >> `dbt_finish`, in the DAG being defined.
+    Returns (first task, XComArg of `dbt_finish`): upstream tasks go before the first, and the
+    XComArg stands where `dbt_build()`'s would."""
+    from airflow.sdk import task
+
+    @task(task_id=PREPARE_TASK, pool=pool)
+    def dbt_prepare(ds=None, params=None):
+        return _step(prepare, ds, bool(params["full_refresh"]))
+
+    @task(task_id=FINISH_TASK)
+    def dbt_finish(prepared: dict):
+        return _step(finish, prepared)
+
+    prepared = dbt_prepare()
+    models = dbt_task_group(settings, pool)
+    built = dbt_finish(prepared)
+    prepared >> models >> built
+    return prepared, built
+
+
+if __name__ == "__main__":
+    from revwh.settings import load_settings
+
+    print(write_manifest(load_settings()))
