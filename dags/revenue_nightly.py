@@ -47,8 +47,13 @@ def revenue_nightly():
         outlet_events[MARTS].extra = {"ds": ds, "version": built["version"]}
         return published
 
-    built = dbt_build()
-    [extract.override(task_id=f"extract_{source}")(source) for source in SOURCES] >> built
+    if SETTINGS.dbt_tasks == "cosmos":  # one task per dbt model (revwh.cosmos_dbt)
+        from revwh.cosmos_dbt import cosmos_build
+
+        first, built = cosmos_build(SETTINGS)
+    else:
+        first = built = dbt_build()
+    [extract.override(task_id=f"extract_{source}")(source) for source in SOURCES] >> first
     publish_marts(built, quality_gate(built))
 
 

@@ -24,6 +24,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from revwh.orchestration import WRITER_POOL
 from revwh.settings import DBT_PROJECT_DIR, Settings, SettingsError
 
 GROUP_ID = "dbt"
@@ -93,7 +94,7 @@ def _step(fn, *args):
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
-def dbt_task_group(settings: Settings, pool: str):
+def dbt_task_group(settings: Settings):
     """The dbt project as a cosmos task group: one task per seed and model, no tests."""
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
@@ -114,19 +115,19 @@ def dbt_task_group(settings: Settings, pool: str):
                                          dbt_executable_path=DBT),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST,
                                    test_behavior=TestBehavior.NONE, emit_datasets=False),
-        operator_args={"pool": pool, "vars": {"as_of_date": "{{ ds }}"},
+        operator_args={"pool": WRITER_POOL, "vars": {"as_of_date": "{{ ds }}"},
                        "full_refresh": "{{ params.full_refresh }}",
                        "interceptors": [candidate_env]},
     )
 
 
-def cosmos_build(settings: Settings, pool: str):
+def cosmos_build(settings: Settings):
     """`dbt_prepare` >> the cosmos task group >> `dbt_finish`, in the DAG being defined.
     Returns (first task, XComArg of `dbt_finish`): upstream tasks go before the first, and the
     XComArg stands where `dbt_build()`'s would."""
     from airflow.sdk import task
 
-    @task(task_id=PREPARE_TASK, pool=pool)
+    @task(task_id=PREPARE_TASK, pool=WRITER_POOL)
     def dbt_prepare(ds=None, params=None):
         return _step(prepare, ds, bool(params["full_refresh"]))
 
@@ -135,7 +136,7 @@ def cosmos_build(settings: Settings, pool: str):
         return _step(finish, prepared)
 
     prepared = dbt_prepare()
-    models = dbt_task_group(settings, pool)
+    models = dbt_task_group(settings)
     built = dbt_finish(prepared)
     prepared >> models >> built
     return prepared, built

@@ -28,8 +28,12 @@ API_SOURCES = ("salesforce_api", "hubspot")
 
 
 def default_args(settings: Settings) -> dict:
-    """Task defaults of every revwh DAG: retries with exponential backoff."""
+    """Task defaults of every revwh DAG: retries with exponential backoff, and an alert when a
+    task fails for good (revwh.alerting)."""
+    from revwh.alerting import on_failure
+
     return {
+        "on_failure_callback": on_failure,
         "retries": settings.retries,
         "retry_delay": timedelta(seconds=settings.retry_delay_seconds),
         "retry_exponential_backoff": 2.0,
