@@ -232,6 +232,18 @@ def query(sql: str = typer.Argument(..., help="SQL to run against the warehouse,
     console.print(table)
 
 
+@app.command()
+def dashboard(port: int = typer.Option(8501, help="port to serve on"),
+              host: str = typer.Option("127.0.0.1", help="address to bind (0.0.0.0: all)")):
+    """Serve the RevOps dashboard (Streamlit) on the published marts and forecasts."""
+    from revwh.dashboard.server import serve
+
+    settings = _settings()
+    source = settings.published_path if settings.target == "duckdb" else _where(settings)
+    console.print(f"dashboard on http://{host}:{port}, reading {source} read-only")
+    serve(host, port)
+
+
 def _print_counts(title: str, counts: dict) -> None:
     table = Table(title=title)
     table.add_column("relation")

@@ -1,0 +1,17 @@
+"""Engagement and response times (opportunity_engagement, being built)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from revwh.dashboard import ui
+from revwh.dashboard.data import Published
+from revwh.dashboard.filters import Filters
+
+TITLE = "Engagement"
+URL = "engagement"
+
+
+def render(published: Published, filters: Filters) -> None:
+    st.title(TITLE)
+    ui.available(published, "marts.opportunity_engagement")
