@@ -29,3 +29,31 @@
 {% macro activity_hours_between(a, b) -%}
     (extract(epoch from (({{ b }}) - ({{ a }}))) / 3600.0)
 {%- endmacro %}
+
+{# How sure a match is (fct_activity.match_confidence), by how it was made. The levels follow the
+   share of right matches on the demo data's ground truth: an opportunity that is the only open
+   one of the participants' buying group is nearly always right, one chosen by the nearest close
+   date among equally engaged ones only about half of the time. #}
+{% macro activity_match_confidence(match_method, decided_by) -%}
+    case
+        when {{ match_method }} = 'contact_role' and {{ decided_by }} = 'only_candidate' then 0.95
+        when {{ match_method }} = 'contact_role' and {{ decided_by }} = 'contact_role_participants' then 0.8
+        when {{ match_method }} = 'contact_role' then 0.5
+        when {{ match_method }} = 'contact_account' then 0.9
+        when {{ match_method }} = 'email_domain' then 0.6
+    end
+{%- endmacro %}
+
+{# Set-returning: the Monday of every week from the week of date a to the week of date b, used in a
+   select list: `select id, {{ activity_expand_weeks('a', 'b') }} as week_start from t`. #}
+{% macro activity_expand_weeks(a, b) -%}
+    {{ return(adapter.dispatch('activity_expand_weeks', 'revwh')(a, b)) }}
+{%- endmacro %}
+
+{% macro default__activity_expand_weeks(a, b) -%}
+    cast(generate_series(cast({{ trunc_date('week', a) }} as timestamp), cast({{ trunc_date('week', b) }} as timestamp), interval '7 day') as date)
+{%- endmacro %}
+
+{% macro duckdb__activity_expand_weeks(a, b) -%}
+    cast(unnest(generate_series(cast({{ trunc_date('week', a) }} as timestamp), cast({{ trunc_date('week', b) }} as timestamp), interval '7 day')) as date)
+{%- endmacro %}

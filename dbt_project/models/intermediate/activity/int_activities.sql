@@ -1,6 +1,7 @@
 {# One row per activity: an e-mail message or a meeting occurrence (deleted occurrences left
    out), with its instant, thread (e-mails: int_email_threads; meetings: the UID, so the
    occurrences of a series share it) and sender or organizer. #}
+{{ config(materialized='table') }}
 select
     e.message_id as activity_id,
     'email' as activity_type,

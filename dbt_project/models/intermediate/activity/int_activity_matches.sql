@@ -11,6 +11,7 @@
    4. unmatched: kept, with neither.
    Days after the as-of date (future meeting occurrences) look at the opportunity as of that
    date. #}
+{{ config(materialized='table') }}
 with activities as (
     select
         activity_id,
@@ -30,18 +31,23 @@ contact_hits as (
         p.activity_id,
         p.address,
         p.address_class,
-        c.contact_id,
-        c.surviving_contact_id,
         c.account_id
     from external_participants as p
     inner join {{ ref('int_activity_contact_addresses') }} as c on c.email = p.address
 ),
 
+-- an address's contact records and the records they were merged into
+address_contacts as (
+    select email, contact_id from {{ ref('int_activity_contact_addresses') }}
+    union
+    select email, surviving_contact_id from {{ ref('int_activity_contact_addresses') }}
+),
+
 role_hits as (
-    select distinct h.activity_id, r.opportunity_id, h.address
-    from contact_hits as h
-    inner join {{ ref('int_activity_contact_roles') }} as r
-        on r.contact_id = h.contact_id or r.contact_id = h.surviving_contact_id
+    select distinct p.activity_id, r.opportunity_id, p.address
+    from external_participants as p
+    inner join address_contacts as c on c.email = p.address
+    inner join {{ ref('int_activity_contact_roles') }} as r on r.contact_id = c.contact_id
 ),
 
 candidates as (

@@ -2,6 +2,7 @@
    attendees (whatever their PARTSTAT). An address with several roles keeps the first of
    from/organizer, to, cc, attendee. `address_class`: internal (company domains), partner
    (partner_domains seed), free_mail (free_mail_domains seed) or external. #}
+{{ config(materialized='table') }}
 with raw_participants as (
     select message_id as activity_id, from_address as address, from_domain as domain,
            is_internal_sender as is_internal, from_is_hashed as is_hashed,

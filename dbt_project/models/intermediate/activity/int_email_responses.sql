@@ -6,6 +6,7 @@
    A message without such a later message has no pair. The pair belongs to the opportunity and
    account matched to the message answered (int_activity_matches); rep_user_id
    is the internal party's CRM user, when its address is a user's e-mail. #}
+{{ config(materialized='table') }}
 with messages as (
     select
         a.activity_id as message_id,
@@ -70,18 +71,6 @@ pairs as (
     inner join ordered as r
         on r.thread_id = q.thread_id and r.position = q.next_buyer_position
     where q.sender_side = 'internal'
-),
-
-users as (
-    select * from (
-        select
-            user_id,
-            email,
-            row_number() over (partition by email order by {{ binary_text('user_id') }}) as user_rank
-        from {{ ref('int_users_unioned') }}
-        where email is not null
-    ) ranked
-    where user_rank = 1
 )
 
 select
@@ -97,4 +86,4 @@ select
     u.user_id as rep_user_id
 from pairs as p
 left join {{ ref('int_activity_matches') }} as m on m.activity_id = p.message_id
-left join users as u on u.email = lower(p.internal_address)
+left join {{ ref('int_activity_user_addresses') }} as u on u.email = lower(p.internal_address)

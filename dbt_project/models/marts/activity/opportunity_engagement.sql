@@ -1,0 +1,145 @@
+{# Opportunity x week (Monday): every week from the opportunity's creation to its close (the
+   as-of date while open), with the activity matched to it that week (fct_activity, up to the
+   as-of date):
+   - e-mails in and out, meetings held and cancelled, human vs digital touches (fct_activity's
+     touch_type);
+   - stakeholders engaged that week (int_opportunity_stakeholder_touches), the new ones, and all
+     so far (multithreading);
+   - buyer->rep responses (int_email_responses) of buyer messages sent that week: pairs, median
+     hours, share over 24 h; rep->buyer pairs and median hours;
+   - the journey phase: the opportunity's CRM stage that week (the last one in effect during the
+     week; in the week it closed, the last open stage before the close). #}
+with opportunities as (
+    select opportunity_id, account_id, owner_id, cast(created_at as date) as created_day
+    from {{ ref('int_opportunities_unioned') }}
+    where not is_deleted and created_at < {{ as_of_end() }}
+),
+
+last_states as (
+    select * from (
+        select
+            s.*,
+            row_number() over (partition by s.opportunity_id order by s.valid_from desc) as state_rank
+        from {{ ref('int_opportunity_states') }} as s
+    ) ranked
+    where state_rank = 1
+),
+
+spans as (
+    select
+        o.*,
+        case when ls.is_closed then ls.valid_from else {{ as_of_date() }} end as end_day
+    from opportunities as o
+    inner join last_states as ls on ls.opportunity_id = o.opportunity_id
+),
+
+weeks as (
+    select
+        opportunity_id,
+        account_id,
+        owner_id,
+        end_day,
+        {{ activity_expand_weeks('created_day', 'end_day') }} as week_start
+    from spans
+),
+
+activity as (
+    select
+        opportunity_id,
+        week_start,
+        sum(case when activity_type = 'email' and direction = 'inbound' then 1 else 0 end) as emails_inbound,
+        sum(case when activity_type = 'email' and direction = 'outbound' then 1 else 0 end) as emails_outbound,
+        sum(case when activity_type = 'meeting' and not is_cancelled then 1 else 0 end) as meetings_held,
+        sum(case when activity_type = 'meeting' and is_cancelled then 1 else 0 end) as meetings_cancelled,
+        sum(case when touch_type = 'human' then 1 else 0 end) as human_touches,
+        sum(case when touch_type = 'digital' then 1 else 0 end) as digital_touches
+    from {{ ref('fct_activity') }}
+    where opportunity_id is not null and not is_future
+    group by opportunity_id, week_start
+),
+
+touches as (
+    select
+        opportunity_id,
+        address,
+        {{ trunc_date('week', 'occurred_at') }} as week_start,
+        min({{ trunc_date('week', 'occurred_at') }}) over (partition by opportunity_id, address) as first_week
+    from {{ ref('int_opportunity_stakeholder_touches') }}
+),
+
+stakeholders as (
+    select
+        opportunity_id,
+        week_start,
+        count(distinct address) as stakeholders_engaged,
+        count(distinct case when week_start = first_week then address end) as new_stakeholders
+    from touches
+    group by opportunity_id, week_start
+),
+
+responses as (
+    select
+        opportunity_id,
+        {{ trunc_date('week', 'sent_at') }} as week_start,
+        sum(case when direction = 'buyer_to_rep' then 1 else 0 end) as buyer_to_rep_responses,
+        percentile_cont(0.5) within group (
+            order by case when direction = 'buyer_to_rep' then response_hours end) as buyer_to_rep_median_hours,
+        avg(case when direction = 'buyer_to_rep' then case when response_hours > 24 then 1.0 else 0.0 end end)
+            as buyer_to_rep_over_24h_share,
+        sum(case when direction = 'rep_to_buyer' then 1 else 0 end) as rep_to_buyer_responses,
+        percentile_cont(0.5) within group (
+            order by case when direction = 'rep_to_buyer' then response_hours end) as rep_to_buyer_median_hours
+    from {{ ref('int_email_responses') }}
+    where opportunity_id is not null and responded_at < {{ as_of_end() }}
+    group by opportunity_id, {{ trunc_date('week', 'sent_at') }}
+),
+
+phases as (
+    -- the last stage in effect during the week, the last open one in the week it closed
+    select * from (
+        select
+            w.opportunity_id,
+            w.week_start,
+            s.stage_name,
+            s.stage_order,
+            row_number() over (
+                partition by w.opportunity_id, w.week_start
+                order by case when s.is_closed then 1 else 0 end, s.valid_from desc
+            ) as phase_rank
+        from weeks as w
+        inner join {{ ref('int_opportunity_states') }} as s
+            on s.opportunity_id = w.opportunity_id
+            and s.valid_from <= least({{ add_days('w.week_start', 6) }}, w.end_day)
+            and s.valid_to >= w.week_start
+    ) ranked
+    where phase_rank = 1
+)
+
+select
+    cast(w.opportunity_id as {{ dbt.type_string() }}) as opportunity_id,
+    w.week_start,
+    cast(w.account_id as {{ dbt.type_string() }}) as account_id,
+    cast(w.owner_id as {{ dbt.type_string() }}) as owner_id,
+    cast(p.stage_name as {{ dbt.type_string() }}) as journey_phase,
+    cast(p.stage_order as bigint) as journey_phase_order,
+    cast(coalesce(a.emails_inbound, 0) as bigint) as emails_inbound,
+    cast(coalesce(a.emails_outbound, 0) as bigint) as emails_outbound,
+    cast(coalesce(a.meetings_held, 0) as bigint) as meetings_held,
+    cast(coalesce(a.meetings_cancelled, 0) as bigint) as meetings_cancelled,
+    cast(coalesce(a.human_touches, 0) as bigint) as human_touches,
+    cast(coalesce(a.digital_touches, 0) as bigint) as digital_touches,
+    cast(coalesce(st.stakeholders_engaged, 0) as bigint) as stakeholders_engaged,
+    cast(coalesce(st.new_stakeholders, 0) as bigint) as new_stakeholders,
+    cast(sum(coalesce(st.new_stakeholders, 0)) over (
+        partition by w.opportunity_id order by w.week_start
+        rows between unbounded preceding and current row) as bigint) as stakeholders_to_date,
+    cast(coalesce(r.buyer_to_rep_responses, 0) as bigint) as buyer_to_rep_responses,
+    {{ round_double('r.buyer_to_rep_median_hours', 6) }} as buyer_to_rep_median_hours,
+    {{ round_double('r.buyer_to_rep_over_24h_share', 6) }} as buyer_to_rep_over_24h_share,
+    cast(coalesce(r.rep_to_buyer_responses, 0) as bigint) as rep_to_buyer_responses,
+    {{ round_double('r.rep_to_buyer_median_hours', 6) }} as rep_to_buyer_median_hours
+from weeks as w
+left join phases as p on p.opportunity_id = w.opportunity_id and p.week_start = w.week_start
+left join activity as a on a.opportunity_id = w.opportunity_id and a.week_start = w.week_start
+left join stakeholders as st on st.opportunity_id = w.opportunity_id and st.week_start = w.week_start
+left join responses as r on r.opportunity_id = w.opportunity_id and r.week_start = w.week_start
