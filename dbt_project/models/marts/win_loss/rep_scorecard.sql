@@ -4,8 +4,8 @@
      first recorded state);
    - closed, won, win rate and won amount of the deals closed in the month; the mean cycle
      length (close - creation date, days) of those won;
-   - verifier velocity of the month from verifier_velocity (all the rep's opportunities; its
-     rows are months when var('velocity_period') is month, the default);
+   - verifier velocity of the month from verifier_velocity (all the rep's opportunities; empty
+     unless var('velocity_period') is month, the default);
    - response time: buyer->rep pairs (int_email_responses) the rep answered, by the month of
      the buyer's message: count, median hours, share over 24 h;
    - engagement on the rep's new-business opportunities from opportunity_engagement, weeks
@@ -33,7 +33,7 @@ created as (
 
 closed as (
     select
-        w.owner_id,
+        d.owner_id,
         {{ trunc_date('month', 'w.close_date') }} as month_start,
         count(*) as closed,
         count(case when w.is_won then 1 end) as won,
@@ -44,10 +44,13 @@ closed as (
     group by 1, 2
 ),
 
+{#- verifier_velocity's periods are months unless var('velocity_period') says otherwise #}
 velocity as (
     select owner_id, period_start as month_start, verifiers_verified, verified_per_30_days, verifier_velocity
     from {{ ref('verifier_velocity') }}
-    where period_start = {{ trunc_date('month', 'period_start') }}
+    {%- if var('velocity_period') != 'month' %}
+    where false
+    {%- endif %}
 ),
 
 responses as (
