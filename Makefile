@@ -24,6 +24,7 @@ demo: install
 
 test: install
 	bash scripts/ensure-services.sh
+	bash scripts/ensure-browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The dashboard's end-to-end test drives Debian's chromium (/usr/bin/chromium) with playwright.
-# Install it if it is missing; when that is not possible here, print the fix and fail.
+# Install it if it is missing. When that is not possible here, print the fix and let the other
+# tests run: the dashboard test then fails with the same fix (it never skips).
 set -euo pipefail
 
 CHROMIUM=/usr/bin/chromium
@@ -21,8 +22,8 @@ fi
 if [ "$SUDO" != "unavailable" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing chromium (for the dashboard's browser test)"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -q >/dev/null
-  $SUDO apt-get install -y -q --no-install-recommends chromium >/dev/null
+  $SUDO apt-get update -q >/dev/null || true
+  $SUDO apt-get install -y -q --no-install-recommends chromium >/dev/null || true
 fi
 
 if [ -x "$CHROMIUM" ]; then
@@ -31,4 +32,3 @@ if [ -x "$CHROMIUM" ]; then
 fi
 echo "chromium is missing at $CHROMIUM and could not be installed here; the dashboard test" \
      "will fail. Install it as root: apt-get install -y chromium" >&2
-exit 1
