@@ -1,0 +1,63 @@
+"""Run one dbt command against a candidate version schema without re-parsing the project.
+
+dbt's partial parsing is lost whenever the profile or the vars change, and every nightly build
+has a new schema (the profile's) and a new as-of date (a var): a full parse of the project, every
+time, costs more than an incremental build itself. So the project is parsed with a fixed
+placeholder schema and without the as-of date, which keeps `partial_parse.msgpack` valid from
+run to run; the parsed manifest's nodes are then pointed at the candidate schema, and dbt runs
+with that manifest (no parse) and the run's vars (the as-of date is read when SQL is compiled).
+
+Run as `python -m revwh.dbt_runner SPEC_JSON` (revwh.transform does): in a subprocess, because
+dbt-duckdb keeps the DuckDB file open for the rest of the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from revwh.settings import DBT_PROJECT_DIR
+
+PARSE_SCHEMA = "revwh_parse"  # the schema the cached parse is made for; never built
+
+
+def _point_at(manifest, schema: str) -> None:
+    """Move every node parsed into PARSE_SCHEMA (models, seeds, tests, unit tests) to `schema`,
+    as generate_schema_name would have (it puts everything in the target schema)."""
+    quoted_from, quoted_to = f'"{PARSE_SCHEMA}"', f'"{schema}"'
+    for node in [*manifest.nodes.values(), *manifest.unit_tests.values()]:
+        if getattr(node, "schema", None) != PARSE_SCHEMA:
+            continue
+        node.schema = schema
+        if getattr(node, "relation_name", None):
+            node.relation_name = node.relation_name.replace(quoted_from, quoted_to)
+
+
+def run(spec: dict) -> int:
+    from dbt.cli.main import dbtRunner
+
+    common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    parse_vars = {k: v for k, v in spec["vars"].items() if k != "as_of_date"}
+    os.environ["REVWH_BUILD_SCHEMA"] = PARSE_SCHEMA
+    parsed = dbtRunner().invoke(["parse", *common, "--quiet", "--no-write-json",
+                                 "--target-path", spec["parse_path"],
+                                 "--log-path", spec["parse_path"],
+                                 "--vars", json.dumps(parse_vars)])
+    if not parsed.success:
+        print(f"dbt parse failed: {parsed.exception}", file=sys.stderr)
+        return 2
+    manifest = parsed.result
+    _point_at(manifest, spec["schema"])
+    os.environ["REVWH_BUILD_SCHEMA"] = spec["schema"]
+    result = dbtRunner(manifest=manifest).invoke(
+        [*spec["args"], *common, "--target-path", spec["target_path"],
+         "--log-path", spec["target_path"], "--vars", json.dumps(spec["vars"])])
+    if result.exception is not None:
+        print(f"dbt {spec['args'][0]} failed: {result.exception}", file=sys.stderr)
+        return 2
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(run(json.loads(sys.argv[1])))
