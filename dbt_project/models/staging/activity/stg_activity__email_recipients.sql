@@ -1,6 +1,22 @@
-{# One row per (message, address) among the To and Cc of the message copy that
-   stg_activity__emails keeps; an address in both To and Cc counts once, as To. #}
-with recipients as (
+{#- One row per (message, address) among the To and Cc of the message copy that
+    stg_activity__emails keeps; an address in both To and Cc counts once, as To. -#}
+{%- set relation = source('activity', 'activity_email_recipient') -%}
+{%- set columns = [
+    ('message_id', dbt.type_string(), ['message_id']),
+    ('address', dbt.type_string(), ['address']),
+    ('domain', dbt.type_string(), ['domain']),
+    ('address_is_hashed', 'boolean', ['address_is_hashed']),
+    ('kind', dbt.type_string(), ['kind']),
+    ('position', dbt.type_bigint(), ['position']),
+    ('origin', dbt.type_string(), ['origin']),
+    ('_batch_id', dbt.type_string(), ['_batch_id'])
+] -%}
+{%- set present = present_columns(relation) %}
+with fields as (
+    {{ select_source_columns(relation, columns, present) }}
+),
+
+recipients as (
     select
         r.message_id,
         r.address,
@@ -12,7 +28,7 @@ with recipients as (
             partition by r.message_id, r.address
             order by case when lower(r.kind) = 'to' then 0 else 1 end, r.position
         ) as address_rank
-    from {{ source('activity', 'activity_email_recipient') }} as r
+    from fields as r
     inner join {{ ref('stg_activity__emails') }} as k
         on k.message_id = r.message_id and k.origin = r.origin and k.batch_id = r._batch_id
     where r.address is not null and r.address <> ''

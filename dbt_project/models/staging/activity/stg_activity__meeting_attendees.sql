@@ -1,6 +1,23 @@
-{# One row per (meeting occurrence, address) among the attendees of the copy that
-   stg_activity__meetings keeps, whatever their PARTSTAT. #}
-with attendees as (
+{#- One row per (meeting occurrence, address) among the attendees of the copy that
+    stg_activity__meetings keeps, whatever their PARTSTAT. -#}
+{%- set relation = source('activity', 'activity_meeting_attendee') -%}
+{%- set columns = [
+    ('meeting_id', dbt.type_string(), ['meeting_id']),
+    ('address', dbt.type_string(), ['address']),
+    ('domain', dbt.type_string(), ['domain']),
+    ('address_is_hashed', 'boolean', ['address_is_hashed']),
+    ('partstat', dbt.type_string(), ['partstat']),
+    ('role', dbt.type_string(), ['role']),
+    ('is_organizer', 'boolean', ['is_organizer']),
+    ('calendar', dbt.type_string(), ['calendar']),
+    ('_batch_id', dbt.type_string(), ['_batch_id'])
+] -%}
+{%- set present = present_columns(relation) %}
+with fields as (
+    {{ select_source_columns(relation, columns, present) }}
+),
+
+attendees as (
     select
         a.meeting_id,
         a.address,
@@ -13,7 +30,7 @@ with attendees as (
             partition by a.meeting_id, a.address
             order by case when a.is_organizer then 0 else 1 end, a.partstat, a.role
         ) as address_rank
-    from {{ source('activity', 'activity_meeting_attendee') }} as a
+    from fields as a
     inner join {{ ref('stg_activity__meetings') }} as k
         on k.meeting_id = a.meeting_id and k.calendar = a.calendar and k.batch_id = a._batch_id
     where a.address is not null and a.address <> ''

@@ -1,9 +1,38 @@
-{# One row per meeting occurrence (meeting_id = UID, or UID/RECURRENCE-ID for an occurrence of a
-   recurring event): the copy from the latest batch with the highest SEQUENCE (the latest
-   revision), preferring the organizer's own calendar. Deletions reported by an API stay as
-   is_deleted. #}
-with latest as (
-    {{ activity_latest_copy(source('activity', 'activity_meeting'), 'meeting_id',
+{#- One row per meeting occurrence (meeting_id = UID, or UID/RECURRENCE-ID for an occurrence of a
+    recurring event): the copy from the latest batch with the highest SEQUENCE (the latest
+    revision), preferring the organizer's own calendar. Deletions reported by an API stay as
+    is_deleted. Without landed calendars the model is empty. -#}
+{%- set relation = source('activity', 'activity_meeting') -%}
+{%- set columns = [
+    ('meeting_id', dbt.type_string(), ['meeting_id']),
+    ('uid', dbt.type_string(), ['uid']),
+    ('recurrence_id', dbt.type_string(), ['recurrence_id']),
+    ('calendar', dbt.type_string(), ['calendar']),
+    ('summary', dbt.type_string(), ['summary']),
+    ('starts_at', dbt.type_timestamp(), ['starts_at']),
+    ('ends_at', dbt.type_timestamp(), ['ends_at']),
+    ('is_all_day', 'boolean', ['is_all_day']),
+    ('status', dbt.type_string(), ['status']),
+    ('organizer', dbt.type_string(), ['organizer']),
+    ('sequence', dbt.type_bigint(), ['sequence']),
+    ('organizer_domain', dbt.type_string(), ['organizer_domain']),
+    ('organizer_is_hashed', 'boolean', ['organizer_is_hashed']),
+    ('timezone', dbt.type_string(), ['timezone']),
+    ('is_recurring', 'boolean', ['is_recurring']),
+    ('subject_mode', dbt.type_string(), ['subject_mode']),
+    ('origin', dbt.type_string(), ['origin']),
+    ('is_deleted', 'boolean', ['is_deleted']),
+    ('_batch_id', dbt.type_string(), ['_batch_id']),
+    ('_extracted_at', dbt.type_timestamp(), ['_extracted_at']),
+    ('_dlt_load_id', dbt.type_string(), ['_dlt_load_id'])
+] -%}
+{%- set present = present_columns(relation) %}
+with fields as (
+    {{ select_source_columns(relation, columns, present) }}
+),
+
+latest as (
+    {{ activity_latest_copy('fields', 'meeting_id',
         'sequence desc nulls last, case when calendar = organizer then 0 else 1 end, calendar, origin') }}
 )
 
@@ -11,8 +40,8 @@ select
     meeting_id,
     uid,
     recurrence_id,
-    cast(starts_at as timestamp) as starts_at,
-    cast(ends_at as timestamp) as ends_at,
+    starts_at,
+    ends_at,
     coalesce(is_all_day, false) as is_all_day,
     upper(coalesce(status, 'CONFIRMED')) as status,
     upper(coalesce(status, 'CONFIRMED')) = 'CANCELLED' as is_cancelled,
@@ -30,3 +59,4 @@ select
     coalesce(is_deleted, false) as is_deleted,
     _batch_id as batch_id
 from latest
+where meeting_id is not null
