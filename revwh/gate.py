@@ -219,12 +219,15 @@ def _combine(outcomes: list[dict]) -> list[dict]:
 def _validate_duckdb(validator: _Validator, con: Connection, spec: dict, relation: str,
                      where: str, params: list, parameters: dict, chunk_rows: int) -> list[dict]:
     meta, expectations = spec["meta"], spec["expectations"]
-    chunked = [e for e in expectations if _is_chunkable(e)
-               or (e["type"] == "expect_column_values_to_be_unique"
-                   and e["kwargs"]["column"] == meta.get("key"))]
-    whole = [e for e in expectations if e not in chunked]
-    outcomes: list[dict] = []
     total = con.scalar(f"select count(*) from {relation} {where}", params)
+    if total <= chunk_rows:  # one frame, one validation: GX's fixed cost is per validation
+        chunked, whole = [], expectations
+    else:
+        chunked = [e for e in expectations if _is_chunkable(e)
+                   or (e["type"] == "expect_column_values_to_be_unique"
+                       and e["kwargs"]["column"] == meta.get("key"))]
+        whole = [e for e in expectations if e not in chunked]
+    outcomes: list[dict] = []
     if chunked:
         cols = sorted({c for e in chunked for c in _columns_of(e)} | {meta.get("key")} - {None})
         n = max(1, -(-total // chunk_rows))
