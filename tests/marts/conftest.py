@@ -25,7 +25,9 @@ PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MARTS = ("fct_opportunity", "fct_opportunity_daily", "fct_stage_transition", "stage_conversion",
          "pipeline_waterfall", "pipeline_coverage", "fct_verifier_event", "fct_verifier_cycle",
          "verifier_cycle_time", "verifier_velocity", "verifier_status_mix",
-         "opportunity_verifier_score")
+         "opportunity_verifier_score",
+         "fct_win_loss", "fct_win_loss_verifier", "win_loss_patterns", "win_rate", "bowtie",
+         "rep_scorecard")
 INCREMENTAL = {"fct_opportunity_daily", "opportunity_verifier_score"}
 
 
