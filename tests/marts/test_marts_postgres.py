@@ -11,6 +11,7 @@ from revwh import pipeline
 from revwh.transform import run_dbt
 from tests.marts import truth_checks as tc
 from tests.marts.conftest import DS, INCREMENTAL, day, marts_settings, query
+from tests.marts.test_win_loss import mart_rows, same_rows
 
 
 def test_postgres_builds_passes_every_test_and_matches_duckdb(
@@ -41,3 +42,6 @@ def test_postgres_builds_passes_every_test_and_matches_duckdb(
     for name, value in on_duckdb.items():
         if name != "rows":
             assert math.isclose(on_postgres[name], value, rel_tol=1e-9), name
+    win_loss_pg = mart_rows(q, version)
+    for mart, rows in mart_rows(built.q, built.incremental["version"]).items():
+        assert rows and same_rows(win_loss_pg[mart], rows), mart
