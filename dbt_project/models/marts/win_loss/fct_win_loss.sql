@@ -23,7 +23,7 @@ responses as (
         count(*) as buyer_responses,
         percentile_cont(0.5) within group (order by response_hours) as median_hours
     from {{ ref('int_email_responses') }}
-    where direction = 'buyer_to_rep' and opportunity_id is not null
+    where direction = 'buyer_to_rep' and opportunity_id is not null and responded_at < {{ as_of_end() }}
     group by opportunity_id
 ),
 

@@ -6,8 +6,8 @@
      length (close - creation date, days) of those won;
    - verifier velocity of the month from verifier_velocity (all the rep's opportunities; empty
      unless var('velocity_period') is month, the default);
-   - response time: buyer->rep pairs (int_email_responses) the rep answered, by the month of
-     the buyer's message: count, median hours, share over 24 h;
+   - response time: buyer->rep pairs (int_email_responses) the rep answered by the as-of date,
+     by the month of the buyer's message: count, median hours, share over 24 h;
    - engagement on the rep's new-business opportunities from opportunity_engagement, weeks
      counted in the month of their Monday: e-mails out and in, meetings held, and stakeholders
      engaged for the first time on the deal. #}
@@ -61,7 +61,7 @@ responses as (
         percentile_cont(0.5) within group (order by response_hours) as response_median_hours,
         avg(case when response_hours > 24 then 1.0 else 0.0 end) as response_over_24h_share
     from {{ ref('int_email_responses') }}
-    where direction = 'buyer_to_rep' and rep_user_id is not null and sent_at < {{ as_of_end() }}
+    where direction = 'buyer_to_rep' and rep_user_id is not null and responded_at < {{ as_of_end() }}
     group by 1, 2
 ),
 
