@@ -49,8 +49,8 @@ def main() -> None:
     except data.PublishChanged:
         st.rerun()
     st.divider()
-    st.caption(f"Read-only from {ui.source(settings)} · page rendered "
-               f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
+    rendered = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", timespec="milliseconds")
+    st.caption(f"Read-only from {ui.source(settings)} · {page.title} rendered {rendered} UTC")
 
 
 main()

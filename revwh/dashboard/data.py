@@ -94,8 +94,8 @@ def _read_state(settings: Settings, con: Connection) -> Published | None:
 
 
 def _releases(con: Connection) -> tuple[Release, ...]:
-    rows = con.execute(f"select kind, version, logical_date, published_at from {META_SCHEMA}.versions "
-                       "where status = 'published' order by kind")
+    rows = con.execute("select kind, version, logical_date, published_at "
+                       f"from {META_SCHEMA}.versions where status = 'published' order by kind")
     return tuple(Release(kind, version, _as_date(day), published_at)
                  for kind, version, day, published_at in rows)
 

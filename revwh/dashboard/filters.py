@@ -21,6 +21,10 @@ def quarter_start(day: date) -> date:
     return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
 
 
+def quarter_label(day: date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
 def add_months(day: date, months: int) -> date:
     """The first of the month `months` after `day`'s month."""
     index = day.year * 12 + day.month - 1 + months

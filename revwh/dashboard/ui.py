@@ -10,13 +10,14 @@ from revwh.dashboard.data import Published
 from revwh.settings import Settings
 
 
-def section(title: str, published: Published, kind: str, scope: str) -> None:
-    """A chart's header and caption: which published version it shows, and its filters."""
+def section(title: str, published: Published, kind: str, *notes: str) -> None:
+    """A chart's header and caption: which published version it shows, what it shows and
+    which filters apply."""
     st.subheader(title)
     release = published.release(kind)
     stamp = (f"published {release.published_at:%Y-%m-%d %H:%M} UTC ({release.version}, "
              f"data as of {release.logical_date:%Y-%m-%d})" if release else "not published")
-    st.caption(f"{stamp} · {scope}" if scope else stamp)
+    st.caption(" · ".join([stamp, *(n for n in notes if n)]))
 
 
 def available(published: Published, *relations: str) -> bool:

@@ -47,14 +47,14 @@ def render(published: Published, filters: Filters) -> None:
     actual = _actuals(published, only, grain, column)
     forecast = _forecast(published, filters, level, grain, values)
     ui.section("Bookings: actual and forecast", published, "forecast",
-               f"{only.where(period='close_date').scope} · {note}")
+               only.where(period='close_date').scope, note)
     if not ui.has_rows(forecast):
         return
     _headline(forecast, label)
     st.altair_chart(_actual_forecast_chart(actual, forecast, label))
 
     ui.section("Published forecasts against what happened", published, "forecast",
-               f"{only.where(period='period_start').scope} · {note}")
+               only.where(period='period_start').scope, note)
     _snapshots(published, only, level, grain, values, actual, label)
 
     ui.section("Backtest accuracy over time", published, "forecast",

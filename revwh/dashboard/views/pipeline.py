@@ -11,7 +11,7 @@ import streamlit as st
 
 from revwh.dashboard import ui
 from revwh.dashboard.data import Published
-from revwh.dashboard.filters import Filters, quarter_start, rep_names
+from revwh.dashboard.filters import Filters, quarter_label, quarter_start, rep_names
 
 TITLE = "Pipeline"
 URL = "pipeline"
@@ -35,18 +35,15 @@ def render(published: Published, filters: Filters) -> None:
 def _pick_quarter(published: Published, filters: Filters) -> date | None:
     quarters = published.frame(
         "select distinct period_start from marts.pipeline_waterfall "
-        "where period_start between ? and ? order by 1", [quarter_start(filters.start), filters.end])
+        "where period_start between ? and ? order by 1",
+        [quarter_start(filters.start), filters.end])
     if not ui.has_rows(quarters):
         return None
     options = [pd.Timestamp(q).date() for q in quarters["period_start"]]
     current = quarter_start(published.as_of)
-    return st.selectbox("Quarter", options, format_func=_quarter_label,
+    return st.selectbox("Quarter", options, format_func=quarter_label,
                         index=options.index(current) if current in options else len(options) - 1,
                         key="pipeline_quarter")
-
-
-def _quarter_label(day: date) -> str:
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
 def _waterfall(published: Published, quarter: date) -> None:
@@ -54,7 +51,7 @@ def _waterfall(published: Published, quarter: date) -> None:
         "select week_start, start_amount, created_amount, pulled_in_amount, pushed_out_amount, "
         "won_amount, lost_amount, amount_change, end_amount, end_count, slip_rate "
         "from marts.pipeline_waterfall where period_start = ? order by week_start", [quarter])
-    ui.section(f"Waterfall, {_quarter_label(quarter)}", published, "marts",
+    ui.section(f"Waterfall, {quarter_label(quarter)}", published, "marts",
                "pipeline closing in the quarter, company-wide (the waterfall mart has no "
                "segment, region or rep)")
     if not ui.has_rows(weeks):
@@ -85,7 +82,7 @@ def _waterfall_chart(start: float, end: float, moves: list[float]) -> alt.Chart:
     frame = pd.DataFrame(rows).assign(amount=lambda f: f["high"] - f["low"])
     order = [r["step"] for r in rows]
     return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("step:N", sort=order, title=None),
+        x=alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("low:Q", title="pipeline amount"), y2="high:Q",
         color=alt.Color("kind:N", title=None, scale=alt.Scale(
             domain=["total", "up", "down"], range=["#4c78a8", "#54a24b", "#e45756"])),
@@ -99,8 +96,8 @@ def _coverage(published: Published, filters: Filters, quarter: date) -> None:
         "avg_deal_size, win_rate, deals_needed from marts.pipeline_coverage "
         "where period_start = ? and as_of_date = (select max(as_of_date) from "
         f"marts.pipeline_coverage) and {cond.sql} order by coverage", [quarter, *cond.params])
-    ui.section(f"Coverage, {_quarter_label(quarter)}", published, "marts",
-               "open pipeline closing in the quarter ÷ (quota − closed won) · " + cond.scope)
+    ui.section(f"Coverage, {quarter_label(quarter)}", published, "marts",
+               "open pipeline closing in the quarter ÷ (quota − closed won)", cond.scope)
     if not ui.has_rows(rows):
         return
     rows["rep"] = rows["owner_id"].map(rep_names(published)).fillna(rows["owner_id"])
@@ -120,6 +117,8 @@ def _coverage(published: Published, filters: Filters, quarter: date) -> None:
     st.altair_chart((bars + target).properties(height=max(160, 28 * len(rows))))
     st.dataframe(rows[["rep", "quota", "closed_won", "open_pipeline", "coverage", "win_rate",
                        "avg_deal_size", "deals_needed"]], hide_index=True, column_config={
+        **{c: st.column_config.NumberColumn(c.replace("_", " "), format="%,.0f")
+           for c in ("quota", "closed_won", "open_pipeline", "avg_deal_size")},
         "coverage": st.column_config.NumberColumn(format="%.2f×"),
         "win_rate": st.column_config.NumberColumn("win rate", format="percent"),
         "deals_needed": st.column_config.NumberColumn("deals needed", format="%.1f")})

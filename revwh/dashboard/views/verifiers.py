@@ -42,7 +42,7 @@ def _status_mix(published: Published, filters: Filters, order: list[str]) -> Non
     days = published.frame(f"select max(snapshot_date) as day from marts.verifier_status_mix "
                            f"where {cond.sql} having count(*) > 0", cond.params)
     ui.section("Status mix of open deals", published, "marts",
-               f"latest snapshot in the period · {cond.scope}")
+               "latest snapshot in the period", cond.scope)
     if not ui.has_rows(days):
         return
     latest = days["day"].iloc[0]
@@ -88,7 +88,7 @@ def _cycle_times(published: Published, filters: Filters, order: list[str]) -> No
     cond = filters.where(period="quarter_start", segment="segment")
     by_quarter = _cycle_query(published, cond, "verifier_key, quarter_start")
     ui.section("Cycle time: started to verified (days)", published, "marts",
-               f"per quarter · {cond.scope}")
+               "per quarter", cond.scope)
     if not ui.has_rows(by_quarter):
         return
     overall = _cycle_query(published, cond, "verifier_key")

@@ -4,11 +4,12 @@ probability against amount × the calibrated p(win | verifiers verified)."""
 from __future__ import annotations
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from revwh.dashboard import ui
 from revwh.dashboard.data import Published
-from revwh.dashboard.filters import Filters, rep_names
+from revwh.dashboard.filters import Filters, quarter_label, rep_names
 
 TITLE = "Stage vs verifier weighted"
 URL = "weighted"
@@ -41,11 +42,13 @@ def _now(published: Published, filters: Filters) -> None:
         f"on v.opportunity_id = o.opportunity_id and v.snapshot_date = {LATEST} "
         f"where not o.is_closed and {cond.sql} group by 1 order by 1", cond.params)
     ui.section("Open pipeline now", published, "marts",
-               f"open deals closing in the period · {cond.scope}")
+               "open deals closing in the period", cond.scope)
     if not ui.has_rows(frame):
         return
     if by == "rep":
         frame["grp"] = frame["grp"].map(rep_names(published)).fillna(frame["grp"])
+    elif by == "close quarter":
+        frame["grp"] = [quarter_label(pd.Timestamp(d)) for d in frame["grp"]]
     frame["grp"] = frame["grp"].astype(str)
     totals = frame[list(MEASURES)].sum()
     cols = st.columns(3)
@@ -54,7 +57,8 @@ def _now(published: Published, filters: Filters) -> None:
     long = frame.melt(id_vars="grp", value_vars=list(MEASURES), var_name="measure")
     long["measure"] = long["measure"].map(MEASURES)
     st.altair_chart(alt.Chart(long).mark_bar().encode(
-        x=alt.X("grp:N", title=by), xOffset=alt.XOffset("measure:N", sort=list(MEASURES.values())),
+        x=alt.X("grp:N", title=by, axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("measure:N", sort=list(MEASURES.values())),
         y=alt.Y("value:Q", title="amount"),
         color=alt.Color("measure:N", title=None, sort=list(MEASURES.values())),
         tooltip=["grp", "measure", alt.Tooltip("value:Q", format=",.0f")]).properties(height=320))
@@ -92,12 +96,14 @@ def _deals(published: Published, filters: Filters) -> None:
         f"where not o.is_closed and {cond.sql} "
         "order by abs(o.stage_score - v.p_win_verifiers) * o.amount desc limit 25", cond.params)
     ui.section("Where stage and verifiers disagree most", published, "marts",
-               f"open deals, largest |stage probability − p(win | verifiers)| × amount · "
-               f"{cond.scope}")
+               "open deals, largest |stage probability − p(win | verifiers)| × amount",
+               cond.scope)
     if not ui.has_rows(frame):
         return
     frame["owner_id"] = frame["owner_id"].map(rep_names(published)).fillna(frame["owner_id"])
     st.dataframe(frame.rename(columns={"owner_id": "rep"}), hide_index=True, column_config={
+        "opportunity_name": "opportunity", "stage_name": "stage",
+        "close_date": st.column_config.DateColumn("close date", format="YYYY-MM-DD"),
         "amount": st.column_config.NumberColumn(format="%,.0f"),
         "stage_score": st.column_config.NumberColumn("stage p", format="percent"),
         "verifier_score": st.column_config.NumberColumn("verifier score", format="%.2f"),

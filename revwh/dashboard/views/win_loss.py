@@ -47,14 +47,18 @@ def _patterns(published: Published, filters: Filters) -> None:
     rows["significant"] = rows["interval_excludes_base_rate"].map(
         {True: "interval excludes base rate", False: "within noise"})
     order = list(rows["rule_id"])
-    base = alt.Chart(rows).encode(y=alt.Y("rule_id:N", sort=order, title=None))
+    base = alt.Chart(rows).encode(y=alt.Y("rule_id:N", sort=order, title=None,
+                                          axis=alt.Axis(labelLimit=320)))
     tooltip = ["rule_id", "description", "closed", "won",
                alt.Tooltip("win_rate:Q", format=".1%"), alt.Tooltip("base_rate:Q", format=".1%"),
                alt.Tooltip("lift:Q", format=".2f"), alt.Tooltip("wilson_lower:Q", format=".1%"),
                alt.Tooltip("wilson_upper:Q", format=".1%")]
     intervals = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("wilson_lower:Q", title="win rate", axis=alt.Axis(format="%")),
-        x2="wilson_upper:Q", color=alt.Color("significant:N", title=None), tooltip=tooltip)
+        x2="wilson_upper:Q", tooltip=tooltip,
+        color=alt.Color("significant:N", title=None, scale=alt.Scale(
+            domain=["interval excludes base rate", "within noise"],
+            range=["#e45756", "#9ecae9"])))
     points = base.mark_point(filled=True, size=60).encode(
         x="win_rate:Q", color="significant:N", tooltip=tooltip)
     rate = alt.Chart(rows.head(1)).mark_rule(strokeDash=[4, 3], color="gray").encode(
@@ -75,7 +79,7 @@ def _win_rates(published: Published, filters: Filters) -> None:
         "from marts.win_rate where dimension = ? and opportunity_type = 'all' "
         f"and quarter <> 'all' and {cond.sql} group by 1 order by 1", [CUTS[by], *cond.params])
     ui.section(f"Win rate by {by}, by count and by amount", published, "marts",
-               f"closed deals, quarters of close starting in the period · {cond.scope}")
+               "closed deals, quarters of close starting in the period", cond.scope)
     if not ui.has_rows(rows):
         return
     long = rows.melt(id_vars=["value", "closed", "won"], value_vars=["by_count", "by_amount"],
