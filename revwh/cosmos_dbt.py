@@ -4,9 +4,10 @@ The default (`dbt_tasks = "build"`) runs the whole project as one `dbt build` ta
 data engineer sees every seed and model as its own task and can retry one of them. The build
 means the same in both: `dbt_prepare` registers the candidate version and carries the
 incremental models over (as `pipeline.build` does), every cosmos task runs dbt as a subprocess
-into that schema with the profile and environment of `revwh.transform.dbt_env` and the same vars
-(`as_of_date` = the run's date), tests are left to the quality gate, and `dbt_finish` returns
-`{"version", "relations"}` like `dbt_build`, so the gate and publish that follow do not change.
+into that schema with the profile, environment and vars of `revwh.transform` (`dbt_env`,
+`dbt_vars`: the run's date is `as_of_date`), tests are left to the quality gate, and `dbt_finish`
+returns `{"version", "relations"}` like `dbt_build`, so the gate and publish that follow do not
+change.
 
 Cosmos renders the graph from a dbt manifest (LoadMode.DBT_MANIFEST): parsing a DAG file must not
 run dbt. Write it at deploy time, and again whenever the dbt project changes:
@@ -14,12 +15,17 @@ run dbt. Write it at deploy time, and again whenever the dbt project changes:
     python -m revwh.cosmos_dbt      # dbt parse -> <home>/dbt_target/cosmos_manifest/manifest.json
 
 The candidate schema is known only at run time, so a cosmos interceptor sets each task's dbt
-environment then, on the worker; no connection secret is written into the serialized DAG.
+environment and vars then, on the worker; no connection secret is written into the serialized
+DAG. Every cosmos task is its own dbt process, which parses the project again (the candidate
+schema is part of the profile): that, per model, is the price of the per-model view.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -40,11 +46,19 @@ def manifest_path(settings: Settings) -> Path:
 
 def write_manifest(settings: Settings) -> Path:
     """`dbt parse` the project into `manifest_path` (the graph cosmos renders)."""
-    from revwh.transform import DbtFailed, run_dbt
+    from revwh.transform import DbtFailed, dbt_env, dbt_vars
 
-    result = run_dbt(settings, MANIFEST_DIR, ["parse"], date.today().isoformat())
-    if not result.success:
-        raise DbtFailed(f"dbt parse failed: {result.summary()}")
+    target = manifest_path(settings).parent
+    variables = dbt_vars(settings, date.today().isoformat())
+    proc = subprocess.run(
+        [DBT, "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+         str(DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(target),
+         "--vars", json.dumps(variables)],
+        env={**os.environ, **dbt_env(settings, MANIFEST_DIR)}, cwd=DBT_PROJECT_DIR,
+        capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
+        raise DbtFailed(f"dbt parse failed: {tail}")
     return manifest_path(settings)
 
 
@@ -72,13 +86,15 @@ def finish(settings: Settings, prepared: dict) -> dict:
 
 
 def candidate_env(context, operator) -> None:
-    """Cosmos interceptor, run on the worker before each dbt command: the dbt environment of
-    revwh.transform for this run's candidate schema (from `dbt_prepare`)."""
+    """Cosmos interceptor, run on the worker before each dbt command: the dbt environment and
+    vars of revwh.transform for this run's candidate schema (from `dbt_prepare`) and date."""
     from revwh.settings import load_settings
-    from revwh.transform import dbt_env
+    from revwh.transform import dbt_env, dbt_vars
 
+    settings = load_settings()
     version = context["ti"].xcom_pull(task_ids=PREPARE_TASK)["version"]
-    operator.env = {**(operator.env or {}), **dbt_env(load_settings(), version)}
+    operator.env = {**(operator.env or {}), **dbt_env(settings, version)}
+    operator.vars = dbt_vars(settings, context["ds"])
 
 
 def _step(fn, *args):
@@ -115,8 +131,7 @@ def dbt_task_group(settings: Settings):
                                          dbt_executable_path=DBT),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST,
                                    test_behavior=TestBehavior.NONE, emit_datasets=False),
-        operator_args={"pool": WRITER_POOL, "vars": {"as_of_date": "{{ ds }}"},
-                       "full_refresh": "{{ params.full_refresh }}",
+        operator_args={"pool": WRITER_POOL, "full_refresh": "{{ params.full_refresh }}",
                        "interceptors": [candidate_env]},
     )
 

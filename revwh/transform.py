@@ -61,12 +61,16 @@ def dbt_env(settings: Settings, schema: str) -> dict[str, str]:
     return env
 
 
+def dbt_vars(settings: Settings, as_of: str) -> dict:
+    """The vars of every dbt command of a run (revwh.cosmos_dbt passes the same)."""
+    return {"as_of_date": as_of, "company_domains": list(settings.company_domains)}
+
+
 def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
             extra_vars: dict | None = None) -> DbtResult:
     """Run one dbt command in a subprocess (it holds the DuckDB file only while it runs) and
     read its run_results.json. Never raises for model or test failures."""
-    variables = {"as_of_date": as_of, "company_domains": list(settings.company_domains),
-                 **(extra_vars or {})}
+    variables = {**dbt_vars(settings, as_of), **(extra_vars or {})}
     target_path = settings.home / "dbt_target" / schema
     spec = {"args": args, "schema": schema, "vars": variables, "target_path": str(target_path),
             # one parse cache per warehouse target, reused by every version (revwh.dbt_runner)
