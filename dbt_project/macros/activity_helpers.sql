@@ -25,9 +25,10 @@
     where _copy_rank = 1
 {%- endmacro %}
 
-{# Hours (fractional: seconds / 3600) from timestamp a to timestamp b. #}
+{# Hours (fractional: seconds / 3600) from timestamp a to timestamp b, as a double (PostgreSQL's
+   extract gives a numeric). #}
 {% macro activity_hours_between(a, b) -%}
-    (extract(epoch from (({{ b }}) - ({{ a }}))) / 3600.0)
+    (cast(extract(epoch from (({{ b }}) - ({{ a }}))) as double precision) / 3600.0)
 {%- endmacro %}
 
 {# How sure a match is (fct_activity.match_confidence), by how it was made. The levels follow the

@@ -1,5 +1,6 @@
 {# Every contact address of the CRMs (HubSpot's when var('hubspot_enabled')), deleted and merged
    records included, lower case, with the surviving record and the contact's account. #}
+{{ config(materialized='table') }}
 select source_system, contact_id, surviving_contact_id, account_id, email, is_deleted
 from {{ ref('stg_activity__contact_addresses') }}
 {%- if var('hubspot_enabled', false) %}

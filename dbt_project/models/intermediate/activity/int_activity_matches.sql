@@ -63,14 +63,12 @@ open_candidates as (
     select
         c.activity_id,
         c.opportunity_id,
-        o.account_id,
+        s.account_id,
         c.role_participants,
         abs({{ days_between('a.state_day', 's.close_date') }}) as close_distance_days
     from candidates as c
     inner join activities as a on a.activity_id = c.activity_id
-    inner join {{ ref('int_opportunities_unioned') }} as o
-        on o.opportunity_id = c.opportunity_id and not o.is_deleted
-    inner join {{ ref('int_opportunity_states') }} as s
+    inner join {{ ref('int_activity_opportunity_states') }} as s
         on s.opportunity_id = c.opportunity_id
         and a.state_day between s.valid_from and s.valid_to
     where not s.is_closed

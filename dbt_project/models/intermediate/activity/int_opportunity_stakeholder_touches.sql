@@ -4,8 +4,7 @@
    the opportunity's account: internal, partner and unknown addresses never are. #}
 with opportunity_accounts as (
     select distinct opportunity_id, account_id
-    from {{ ref('int_opportunities_unioned') }}
-    where not is_deleted
+    from {{ ref('int_activity_opportunity_states') }}
 ),
 
 account_addresses as (

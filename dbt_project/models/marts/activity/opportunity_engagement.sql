@@ -9,28 +9,25 @@
      hours, share over 24 h; rep->buyer pairs and median hours;
    - the journey phase: the opportunity's CRM stage that week (the last one in effect during the
      week; in the week it closed, the last open stage before the close). #}
-with opportunities as (
-    select opportunity_id, account_id, owner_id, cast(created_at as date) as created_day
-    from {{ ref('int_opportunities_unioned') }}
-    where not is_deleted and created_at < {{ as_of_end() }}
-),
-
-last_states as (
-    select * from (
-        select
-            s.*,
-            row_number() over (partition by s.opportunity_id order by s.valid_from desc) as state_rank
-        from {{ ref('int_opportunity_states') }} as s
-    ) ranked
-    where state_rank = 1
+with states as (
+    select * from {{ ref('int_activity_opportunity_states') }}
 ),
 
 spans as (
+    -- from creation to the close (the start of the last state, when it is closed) or as-of
     select
-        o.*,
-        case when ls.is_closed then ls.valid_from else {{ as_of_date() }} end as end_day
-    from opportunities as o
-    inner join last_states as ls on ls.opportunity_id = o.opportunity_id
+        opportunity_id,
+        account_id,
+        owner_id,
+        cast(created_at as date) as created_day,
+        case when is_closed then valid_from else {{ as_of_date() }} end as end_day
+    from (
+        select
+            s.*,
+            row_number() over (partition by s.opportunity_id order by s.valid_from desc) as state_rank
+        from states as s
+    ) ranked
+    where state_rank = 1
 ),
 
 weeks as (
@@ -107,7 +104,7 @@ phases as (
                 order by case when s.is_closed then 1 else 0 end, s.valid_from desc
             ) as phase_rank
         from weeks as w
-        inner join {{ ref('int_opportunity_states') }} as s
+        inner join states as s
             on s.opportunity_id = w.opportunity_id
             and s.valid_from <= least({{ add_days('w.week_start', 6) }}, w.end_day)
             and s.valid_to >= w.week_start

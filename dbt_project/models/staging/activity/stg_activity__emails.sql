@@ -2,6 +2,8 @@
     Addresses arrive normalised by the readers; internal senders are recognised again here from
     the domain (var company_domains), so a changed company domain list applies to old rows too.
     Without landed mail the model is empty (macros/source_columns.sql). -#}
+{#- a table: the copy choice (a window over every landed copy) is read by several models -#}
+{{ config(materialized='table') }}
 {%- set relation = source('activity', 'activity_email') -%}
 {%- set columns = [
     ('message_id', dbt.type_string(), ['message_id']),

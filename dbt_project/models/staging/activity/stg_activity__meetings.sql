@@ -2,6 +2,8 @@
     recurring event): the copy from the latest batch with the highest SEQUENCE (the latest
     revision), preferring the organizer's own calendar. Deletions reported by an API stay as
     is_deleted. Without landed calendars the model is empty. -#}
+{#- a table: the copy choice (a window over every landed copy) is read by several models -#}
+{{ config(materialized='table') }}
 {%- set relation = source('activity', 'activity_meeting') -%}
 {%- set columns = [
     ('meeting_id', dbt.type_string(), ['meeting_id']),
