@@ -52,6 +52,23 @@ def fresh_database(prefix: str) -> Iterator[str]:
         admin.close()
 
 
+def require_packages() -> None:
+    """What Airflow on PostgreSQL with Celery needs beyond Airflow's own requirements."""
+    import importlib.util
+
+    from celery.backends import database
+
+    missing = []
+    if importlib.util.find_spec("asyncpg") is None:
+        missing.append("asyncpg (Airflow's async metadata engine on PostgreSQL)")
+    if not hasattr(database, "retry"):
+        missing.append("celery<5.7 (the Celery provider imports celery.backends.database.retry, "
+                       "which celery 5.7 removed)")
+    if missing:
+        pytest.fail("the environment lacks " + "; ".join(missing) + ": add them to "
+                    "pyproject.toml and run `make lock`")
+
+
 def drop_role(role: str) -> None:
     with psycopg2.connect(f"{PG_SERVER}/postgres") as con, con.cursor() as cur:
         cur.execute(f'drop role if exists "{role}"')
@@ -75,6 +92,7 @@ def demo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def production(tmp_path_factory, demo: Path) -> Iterator[Production]:
+    require_packages()
     root = tmp_path_factory.mktemp("production")
     slack, smtp = SlackWebhook(), SmtpServer()
     role = f"revwh_test_bi_{uuid.uuid4().hex[:8]}"

@@ -87,20 +87,22 @@ class AirflowStack:
                                             stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
 
-    def stop(self, name: str) -> None:
-        proc = self.procs.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)  # the process group: its task processes too
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    def stop(self, *names: str) -> None:
+        """SIGTERM to each process group (its task processes too), all at once; SIGKILL to
+        those still running after 30 s."""
+        procs = [p for p in (self.procs.pop(n, None) for n in names) if p and p.poll() is None]
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
 
     def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
+        self.stop(*self.procs)
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.home / f"{name}.log"
