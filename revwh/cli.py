@@ -174,6 +174,35 @@ def run(date_: str = typer.Option(..., "--date", help="logical date, YYYY-MM-DD"
 
 
 @app.command()
+def backfill(from_: str = typer.Option(..., "--from", help="first logical date, YYYY-MM-DD"),
+             to: str = typer.Option(..., "--to", help="last logical date, YYYY-MM-DD")):
+    """The nightly steps for every logical date from --from to --to, oldest first, in this
+    process. Each date is idempotent: rerunning a range publishes the same marts again."""
+    from datetime import date, timedelta
+
+    from revwh import pipeline
+
+    settings = _settings()
+    first, last = date.fromisoformat(_parse_date(from_)), date.fromisoformat(_parse_date(to))
+    if last < first:
+        _fail(f"--to ({last}) is before --from ({first}): give the range oldest first")
+    days = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    started = time.monotonic()
+    for n, ds in enumerate(days, 1):
+        try:
+            with console.status(f"{ds} ({n}/{len(days)})") as status:
+                pipeline.run_all(settings, ds, on_step=lambda s, ds=ds, n=n: status.update(
+                    f"{ds} ({n}/{len(days)}): {s}"))
+        except _known_errors() as exc:
+            _fail(f"backfill stopped at {ds} ({n - 1} of {len(days)} dates published): {exc}. "
+                  f"Fix it and rerun from {ds}.")
+        console.print(f"  {ds} published")
+    console.print(f"[green]backfill of {len(days)} dates published[/] ({days[0]} .. {days[-1]}) "
+                  f"in {time.monotonic() - started:.0f} s")
+    _summary(settings, example=False)
+
+
+@app.command()
 def status():
     """Published versions and row counts."""
     from revwh import publish

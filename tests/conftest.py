@@ -48,3 +48,21 @@ def make_home(path: Path, **env: str) -> Home:
 def mini_home(tmp_path: Path) -> Home:
     """A home whose CRM source is the small hand-made Salesforce drop."""
     return make_home(tmp_path, REVWH_SALESFORCE_FILE_DROP=str(MINI_DROP))
+
+
+@dataclass
+class AirflowDemo:
+    home: Home
+    result: subprocess.CompletedProcess  # `revwh demo`'s output
+
+
+@pytest.fixture(scope="session")
+def airflow_demo(tmp_path_factory) -> AirflowDemo:
+    """The README's main job, `revwh demo`, at a small scale, once per session: revenue_nightly
+    and revenue_forecast through Airflow. Tests that need a whole published warehouse (marts,
+    activity, win/loss, forecast) read this one."""
+    home = make_home(tmp_path_factory.mktemp("airflow_demo") / "home")
+    home.path.mkdir()
+    result = home.revwh("demo", "--scale", "0.1", "--seed", "42", timeout=1800)
+    assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+    return AirflowDemo(home=home, result=result)

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 from revwh import publish
 from revwh.demo import DEMO_AS_OF
 from revwh.orchestration import MARTS_URI
-from tests.conftest import make_home
+from tests.conftest import AirflowDemo
 
 
-def test_demo_runs_both_dags_through_airflow(tmp_path: Path):
-    home = make_home(tmp_path / "home")
-    home.path.mkdir()
-    result = home.revwh("demo", "--scale", "0.05", "--seed", "3", timeout=1200)
-    assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+def test_demo_runs_both_dags_through_airflow(airflow_demo: AirflowDemo):
+    home, result = airflow_demo.home, airflow_demo.result
     assert "revenue_nightly and revenue_forecast succeeded" in result.stdout
     ds = DEMO_AS_OF.isoformat()
     settings = home.settings

@@ -130,3 +130,19 @@ def test_dag_has_one_extraction_task_per_pipeline_source():
     assert extracts == {f"extract_{s}" for s in pipeline.SOURCES}
     assert all(t.downstream_task_ids == {"dbt_build"} for t in dag.tasks
                if t.task_id in extracts)
+
+
+def test_backfill_publishes_every_date_oldest_first(tmp_path: Path):
+    drop = tmp_path / "drop"
+    shutil.copytree(MINI_DROP, drop)
+    home = make_home(tmp_path / "home", REVWH_SALESFORCE_FILE_DROP=str(drop))
+    home.path.mkdir()
+    result = home.revwh("backfill", "--from", "2025-02-01", "--to", "2025-02-02")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "backfill of 2 dates published" in result.stdout
+    marts = publish.versions(home.settings, "marts")
+    assert sorted({v.logical_date for v in marts}) == ["2025-02-01", "2025-02-02"]
+    assert publish.current(home.settings).logical_date == "2025-02-02"
+    # (a rerun of a date republishes identical marts: test_rerun_same_date_...)
+    backwards = home.revwh("backfill", "--from", "2025-02-02", "--to", "2025-02-01")
+    assert backwards.returncode == 1 and "oldest first" in backwards.stderr

@@ -1,6 +1,5 @@
-"""The dashboard against a demo warehouse: generated once per session at a small scale, landed
-(CRM, mail, calendars), built, published and forecast with the real pipeline steps (the quality
-gate is left out: it is the marts tests' subject and takes over a minute here). The real
+"""The dashboard against the session's demo warehouse (`airflow_demo`: `revwh demo` at a small
+scale through Airflow, CRM, mail and calendars, gated, published and forecast). The real
 `revwh dashboard` serves it on a free port; Debian's chromium loads the pages."""
 
 from __future__ import annotations
@@ -16,12 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from revwh import pipeline
-from revwh.demo import DEMO_AS_OF, generate
-from tests.conftest import REVWH, ROOT, Home, make_home
+from tests.conftest import REVWH, ROOT, AirflowDemo, Home
 
-DS = str(DEMO_AS_OF)
-SCALE = 0.1  # ~230 opportunities: every page has data, the build stays short
 CHROMIUM = Path("/usr/bin/chromium")
 # without the background-networking flags chromium's own connections are refused here
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -32,21 +27,8 @@ START_TIMEOUT = 60
 
 
 @pytest.fixture(scope="session")
-def demo_home(tmp_path_factory) -> Home:
-    root: Path = tmp_path_factory.mktemp("dashboard_demo")
-    generate(root / "demo", scale=SCALE, seed=42)
-    home = make_home(root / "home",
-                     REVWH_SALESFORCE_FILE_DROP=str(root / "demo" / "crm" / "salesforce"),
-                     REVWH_MAIL_DIR=str(root / "demo" / "mail"),
-                     REVWH_CALENDAR_DIR=str(root / "demo" / "calendar"))
-    settings = home.settings
-    pipeline.extract_crm(settings, DS)
-    pipeline.extract_activity(settings, DS)
-    built = pipeline.build(settings, DS)
-    pipeline.publish_marts(settings, built["version"], built["relations"])
-    forecast = pipeline.forecast(settings, DS)
-    pipeline.publish_forecast(settings, forecast["version"], forecast["relations"])
-    return home
+def demo_home(airflow_demo: AirflowDemo) -> Home:
+    return airflow_demo.home
 
 
 def free_port() -> int:
