@@ -36,7 +36,7 @@ from revwh.settings import DBT_PROJECT_DIR, Settings, SettingsError
 GROUP_ID = "dbt"
 PREPARE_TASK = "dbt_prepare"
 FINISH_TASK = "dbt_finish"
-MANIFEST_DIR = "cosmos_manifest"  # under <home>/dbt_target, as revwh.transform.run_dbt writes
+MANIFEST_DIR = "cosmos_manifest"  # under <home>/dbt_target, next to the versions' targets
 DBT = str(Path(sys.executable).parent / "dbt")
 
 
