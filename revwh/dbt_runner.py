@@ -7,8 +7,9 @@ placeholder schema and without the as-of date, which keeps `partial_parse.msgpac
 run to run; the parsed manifest's nodes are then pointed at the candidate schema, and dbt runs
 with that manifest (no parse) and the run's vars (the as-of date is read when SQL is compiled).
 
-Run as `python -m revwh.dbt_runner SPEC_JSON` (revwh.transform does): in a subprocess, because
-dbt-duckdb keeps the DuckDB file open for the rest of the process.
+Run as `python -m revwh.dbt_runner SPEC_JSON` (revwh.transform does), for one or more commands
+that share the parse: in a subprocess, because dbt-duckdb keeps the DuckDB file open for the rest
+of the process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from revwh.settings import DBT_PROJECT_DIR
 
 PARSE_SCHEMA = "revwh_parse"  # the schema the cached parse is made for; never built
+STATUS_FILE = "revwh_commands.json"  # per command: success and, if dbt raised, the error
 
 
 def _point_at(manifest, schema: str) -> None:
@@ -50,13 +52,17 @@ def run(spec: dict) -> int:
     manifest = parsed.result
     _point_at(manifest, spec["schema"])
     os.environ["REVWH_BUILD_SCHEMA"] = spec["schema"]
-    result = dbtRunner(manifest=manifest).invoke(
-        [*spec["args"], *common, "--target-path", spec["target_path"],
-         "--log-path", spec["target_path"], "--vars", json.dumps(spec["vars"])])
-    if result.exception is not None:
-        print(f"dbt {spec['args'][0]} failed: {result.exception}", file=sys.stderr)
-        return 2
-    return 0 if result.success else 1
+    statuses = []
+    for args in spec["commands"]:
+        result = dbtRunner(manifest=manifest).invoke(
+            [*args, *common, "--target-path", spec["target_path"],
+             "--log-path", spec["target_path"], "--vars", json.dumps(spec["vars"])])
+        error = None if result.exception is None else f"{type(result.exception).__name__}: " \
+                                                       f"{result.exception}"
+        statuses.append({"args": args, "success": bool(result.success), "error": error})
+    with open(os.path.join(spec["target_path"], STATUS_FILE), "w") as out:
+        json.dump(statuses, out)
+    return 0 if all(s["success"] for s in statuses) else 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from revwh.dbt_runner import STATUS_FILE
 from revwh.settings import DBT_PROJECT_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -66,37 +67,58 @@ def dbt_vars(settings: Settings, as_of: str) -> dict:
     return {"as_of_date": as_of, "company_domains": list(settings.company_domains)}
 
 
-def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
-            extra_vars: dict | None = None) -> DbtResult:
-    """Run one dbt command in a subprocess (it holds the DuckDB file only while it runs) and
-    read its run_results.json. Never raises for model or test failures."""
-    variables = {**dbt_vars(settings, as_of), **(extra_vars or {})}
+def _results_file(target_path: Path, args: list[str]) -> Path:
+    # `dbt source freshness` writes sources.json; every other command run_results.json
+    return target_path / ("sources.json" if args[:2] == ["source", "freshness"]
+                          else "run_results.json")
+
+
+def run_dbt_commands(settings: Settings, schema: str, commands: list[list[str]], as_of: str,
+                     extra_vars: dict | None = None) -> list[DbtResult]:
+    """Run dbt commands one after another in ONE subprocess (dbt's import and the project's
+    parse are paid once; the DuckDB file is held only while it runs) and read their results.
+    Never raises for model or test failures."""
     target_path = settings.home / "dbt_target" / schema
-    spec = {"args": args, "schema": schema, "vars": variables, "target_path": str(target_path),
+    files = [_results_file(target_path, args) for args in commands]
+    if len(set(files)) != len(files):
+        raise ValueError("commands in one dbt run must write different results files")
+    spec = {"commands": commands, "schema": schema,
+            "vars": {**dbt_vars(settings, as_of), **(extra_vars or {})},
+            "target_path": str(target_path),
             # one parse cache per warehouse target, reused by every version (revwh.dbt_runner)
             "parse_path": str(settings.home / "dbt_target" / f"_parse_{settings.target}")}
-    argv = [sys.executable, "-m", "revwh.dbt_runner", json.dumps(spec)]
-    env = {**os.environ, **dbt_env(settings, schema)}
-    # `dbt source freshness` writes sources.json; every other command run_results.json
-    results_file = target_path / ("sources.json" if args[:2] == ["source", "freshness"]
-                                  else "run_results.json")
-    results_file.unlink(missing_ok=True)
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=DBT_PROJECT_DIR,
-                          check=False)
-    nodes = []
-    if results_file.exists():
-        for r in json.loads(results_file.read_text()).get("results", []):
-            uid = r["unique_id"]
-            nodes.append({"name": uid.split(".")[-1] if not uid.startswith("test.") else uid.split(".")[2],
-                          "unique_id": uid, "status": r["status"], "message": r.get("message") or "",
-                          "failures": r.get("failures")})
-    if proc.returncode != 0 and not any(n["status"] in ("error", "fail") for n in nodes):
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
-        nodes.append({"name": f"dbt {args[0]}", "unique_id": "", "status": "error",
-                      "message": " | ".join(tail), "failures": None})
-    log.info("dbt %s: %s", " ".join(args), "ok" if proc.returncode == 0 else "failed")
-    return DbtResult(command=" ".join(args), success=proc.returncode == 0, nodes=nodes,
-                     target_path=target_path)
+    for f in [*files, target_path / STATUS_FILE]:
+        f.unlink(missing_ok=True)
+    proc = subprocess.run([sys.executable, "-m", "revwh.dbt_runner", json.dumps(spec)],
+                          env={**os.environ, **dbt_env(settings, schema)}, capture_output=True,
+                          text=True, cwd=DBT_PROJECT_DIR, check=False)
+    status_file = target_path / STATUS_FILE
+    statuses = json.loads(status_file.read_text()) if status_file.exists() else []
+    results = []
+    for i, (args, results_file) in enumerate(zip(commands, files)):
+        ok = i < len(statuses) and statuses[i]["success"]
+        nodes = []
+        if results_file.exists():
+            for r in json.loads(results_file.read_text()).get("results", []):
+                uid = r["unique_id"]
+                nodes.append({"name": uid.split(".")[2 if uid.startswith("test.") else -1],
+                              "unique_id": uid, "status": r["status"],
+                              "message": r.get("message") or "", "failures": r.get("failures")})
+        if not ok and not any(n["status"] in ("error", "fail") for n in nodes):
+            why = statuses[i]["error"] if i < len(statuses) else " | ".join(
+                (proc.stdout + proc.stderr).strip().splitlines()[-5:])
+            nodes.append({"name": f"dbt {args[0]}", "unique_id": "", "status": "error",
+                          "message": why, "failures": None})
+        log.info("dbt %s: %s", " ".join(args), "ok" if ok else "failed")
+        results.append(DbtResult(command=" ".join(args), success=ok, nodes=nodes,
+                                 target_path=target_path))
+    return results
+
+
+def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
+            extra_vars: dict | None = None) -> DbtResult:
+    """One dbt command (see run_dbt_commands)."""
+    return run_dbt_commands(settings, schema, [args], as_of, extra_vars)[0]
 
 
 def incremental_models(manifest: Path) -> dict[str, dict]:
