@@ -80,7 +80,6 @@ ranked_opportunities as (
         oc.*,
         count(*) over (partition by oc.activity_id) as open_candidates,
         count(*) over (partition by oc.activity_id, oc.role_participants) as tied_on_participants,
-        max(oc.role_participants) over (partition by oc.activity_id) as best_participants,
         row_number() over (
             partition by oc.activity_id
             order by oc.role_participants desc, oc.close_distance_days asc nulls last,
