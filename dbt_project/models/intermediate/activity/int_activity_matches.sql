@@ -54,25 +54,27 @@ candidates as (
     select
         r.activity_id,
         r.opportunity_id,
+        a.state_day,
         count(distinct r.address) as role_participants
     from role_hits as r
-    group by r.activity_id, r.opportunity_id
+    inner join activities as a on a.activity_id = r.activity_id
+    group by r.activity_id, r.opportunity_id, a.state_day
 ),
 
 open_candidates as (
+    -- one join on (opportunity, day): a range join across both would multiply the rows
     select
         c.activity_id,
         c.opportunity_id,
         s.account_id,
         c.role_participants,
-        abs({{ days_between('a.state_day', 's.close_date') }}) as close_distance_days
+        abs({{ days_between('c.state_day', 's.close_date') }}) as close_distance_days
     from candidates as c
-    inner join activities as a on a.activity_id = c.activity_id
     inner join {{ ref('int_activity_opportunity_states') }} as s
         on s.opportunity_id = c.opportunity_id
-        and a.state_day between s.valid_from and s.valid_to
+        and c.state_day between s.valid_from and s.valid_to
     where not s.is_closed
-       or (s.valid_from = a.state_day and not coalesce(s.previous_is_closed, false))
+       or (s.valid_from = c.state_day and not coalesce(s.previous_is_closed, false))
 ),
 
 ranked_opportunities as (
