@@ -112,8 +112,14 @@ def _step(fn, *args):
 
 def dbt_task_group(settings: Settings):
     """The dbt project as a cosmos task group: one task per seed and model, no tests."""
+    import cosmos.settings
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    # cosmos reports usage to a third party unless configured not to; never from this project
+    # (here for every process that parses the DAG; AIRFLOW__COSMOS__ENABLE_TELEMETRY=False in
+    # docker-compose.yml covers the scheduler's listeners too)
+    cosmos.settings.enable_telemetry = False
 
     manifest = manifest_path(settings)
     if not manifest.exists():

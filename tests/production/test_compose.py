@@ -57,6 +57,7 @@ def test_services_images_and_commands(services: dict):
         assert env["AIRFLOW__CELERY__BROKER_URL"].endswith("@redis:6379/0")
         # SQLAlchemy 2.1 defaults postgresql:// to psycopg 3, which the image does not have
         assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://")
+        assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "false"
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
             "http://airflow-apiserver:8080/execution/")
         # they start after the init job, on a healthy database and broker

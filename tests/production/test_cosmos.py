@@ -106,5 +106,7 @@ def test_cosmos_tasks_build_into_the_candidate_version(cosmos_env, tmp_path):
         assert con.scalar(f'select count(*) from "{version.version}".sales_process_map') > 0
     # the run's date reached dbt as the `as_of_date` var of every cosmos task
     assert re.search(rf"--vars.{{0,20}}as_of_date: '{DS}'", output), output[-3000:]
+    # cosmos sent no usage metrics anywhere (it tries unless told not to)
+    assert "usage metrics" not in output
     # dbt_finish left the manifest next to the version, for the next build's carry-over
     assert (settings.home / "dbt_target" / version.version / "manifest.json").exists()
