@@ -21,13 +21,13 @@ DS = str(DEMO_AS_OF)
 SCALE = 0.3  # ~600 opportunities: every aggregate of the ground truth is populated
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-# the pipeline and verifier marts this issue delivers
+# the marts checked: pipeline, verifier, win/loss, activity
 MARTS = ("fct_opportunity", "fct_opportunity_daily", "fct_stage_transition", "stage_conversion",
          "pipeline_waterfall", "pipeline_coverage", "fct_verifier_event", "fct_verifier_cycle",
          "verifier_cycle_time", "verifier_velocity", "verifier_status_mix",
          "opportunity_verifier_score",
          "fct_win_loss", "fct_win_loss_verifier", "win_loss_patterns", "win_rate", "bowtie",
-         "rep_scorecard")
+         "rep_scorecard", "fct_activity", "opportunity_engagement")
 INCREMENTAL = {"fct_opportunity_daily", "opportunity_verifier_score"}
 
 
@@ -41,6 +41,11 @@ def demo_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def truth(demo_dir: Path) -> dict:
     return json.loads((demo_dir / "ground_truth" / "ground_truth.json").read_text())
+
+
+def demo_activity(demo_dir: Path) -> dict[str, str]:
+    """Settings that point the mail and calendar readers at the demo's mailboxes and calendars."""
+    return {"REVWH_MAIL_DIR": str(demo_dir / "mail"), "REVWH_CALENDAR_DIR": str(demo_dir / "calendar")}
 
 
 def marts_settings(home: Path, drop: Path, **extra: str) -> Settings:
@@ -106,8 +111,10 @@ class Built:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory, demo_dir: Path) -> Built:
     root = tmp_path_factory.mktemp("marts_duckdb")
-    settings = marts_settings(root / "home", demo_dir / "crm" / "salesforce")
+    settings = marts_settings(root / "home", demo_dir / "crm" / "salesforce",
+                              **demo_activity(demo_dir))
     pipeline.extract_crm(settings, DS)
+    pipeline.extract_activity(settings, DS)
     chain = []
     for ds in (day(DS, -2), day(DS, -1), DS):
         result = pipeline.build(settings, ds)

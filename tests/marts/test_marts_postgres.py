@@ -10,15 +10,18 @@ from pathlib import Path
 from revwh import pipeline
 from revwh.transform import run_dbt
 from tests.marts import truth_checks as tc
-from tests.marts.conftest import DS, INCREMENTAL, day, marts_settings, query
+from tests.marts.conftest import DS, INCREMENTAL, day, demo_activity, marts_settings, query
+from tests.marts.test_activity_marts import activity_rows
 from tests.marts.test_win_loss import mart_rows, same_rows
 
 
 def test_postgres_builds_passes_every_test_and_matches_duckdb(
         tmp_path: Path, demo_dir: Path, truth: dict, pg_dsn: str, built):
     settings = marts_settings(tmp_path / "home", demo_dir / "crm" / "salesforce",
-                              REVWH_TARGET="postgres", REVWH_POSTGRES_DSN=pg_dsn)
+                              REVWH_TARGET="postgres", REVWH_POSTGRES_DSN=pg_dsn,
+                              **demo_activity(demo_dir))
     pipeline.extract_crm(settings, DS)
+    pipeline.extract_activity(settings, DS)
     before = pipeline.build(settings, day(DS, -1))
     pipeline.publish_marts(settings, before["version"], before["relations"])
     result = pipeline.build(settings, DS)
@@ -45,3 +48,6 @@ def test_postgres_builds_passes_every_test_and_matches_duckdb(
     win_loss_pg = mart_rows(q, version)
     for mart, rows in mart_rows(built.q, built.incremental["version"]).items():
         assert rows and same_rows(win_loss_pg[mart], rows), mart
+    activity_pg = activity_rows(q, version)
+    for mart, rows in activity_rows(built.q, built.incremental["version"]).items():
+        assert rows and same_rows(activity_pg[mart], rows), mart
