@@ -1,6 +1,7 @@
 {# Mail domains that identify one account: the host of the account's website (without www.) and
    the domains of its contacts' addresses. Company, partner and free-mail domains are left out,
    and so is a domain that more than one account claims (it says nothing about which one). #}
+{{ config(materialized='table') }}
 with website_domains as (
     select
         account_id,

@@ -1,6 +1,7 @@
 {# The thread of every message: the first Message-ID of its References; without References, the
    thread of the message it replies to (In-Reply-To, followed up the chain as far as the parents
    are known; an unknown parent's id is the thread); without either, its own Message-ID. #}
+{{ config(materialized='table') }}
 with recursive emails as (
     select message_id, first_reference_id, in_reply_to_id
     from {{ ref('stg_activity__emails') }}

@@ -2,6 +2,7 @@
    the as-of date (a future meeting occurrence has not engaged anyone yet). A stakeholder is a
    participant address that is the address of a contact record (deleted or merged ones too) of
    the opportunity's account: internal, partner and unknown addresses never are. #}
+{{ config(materialized='table') }}
 with opportunity_accounts as (
     select distinct opportunity_id, account_id
     from {{ ref('int_activity_opportunity_states') }}

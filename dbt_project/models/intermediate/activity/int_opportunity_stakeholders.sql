@@ -1,5 +1,6 @@
 {# One row per opportunity (deleted ones left out): the distinct external stakeholders engaged
    (int_opportunity_stakeholder_touches) and when the first and the last was engaged. #}
+{{ config(materialized='table') }}
 with per_opportunity as (
     select
         opportunity_id,
