@@ -44,17 +44,3 @@
         when {{ match_method }} = 'email_domain' then 0.6
     end
 {%- endmacro %}
-
-{# Set-returning: the Monday of every week from the week of date a to the week of date b, used in a
-   select list: `select id, {{ activity_expand_weeks('a', 'b') }} as week_start from t`. #}
-{% macro activity_expand_weeks(a, b) -%}
-    {{ return(adapter.dispatch('activity_expand_weeks', 'revwh')(a, b)) }}
-{%- endmacro %}
-
-{% macro default__activity_expand_weeks(a, b) -%}
-    cast(generate_series(cast({{ trunc_date('week', a) }} as timestamp), cast({{ trunc_date('week', b) }} as timestamp), interval '7 day') as date)
-{%- endmacro %}
-
-{% macro duckdb__activity_expand_weeks(a, b) -%}
-    cast(unnest(generate_series(cast({{ trunc_date('week', a) }} as timestamp), cast({{ trunc_date('week', b) }} as timestamp), interval '7 day')) as date)
-{%- endmacro %}

@@ -1,6 +1,6 @@
 {# Each activity's opportunity and account (DESIGN §5 "Activity"), in this order:
    1. contact_role: an external participant's address is a contact's (exact, any record of it),
-      and that contact is in the buying group (contact roles) of an opportunity that is open at
+      and that contact is in the buying group (contact roles) of an opportunity that is open on
       the activity's day (open that day, or closing on it); among several such opportunities the
       one with the most participants in its buying group wins, then the one whose close date (as
       the CRM had it that day) is nearest, then the smallest id;
@@ -62,19 +62,18 @@ candidates as (
 ),
 
 open_candidates as (
-    -- one join on (opportunity, day): a range join across both would multiply the rows
+    -- open that day = a row of fct_opportunity_daily (every open day and the closing day), with
+    -- the close date the CRM had that day
     select
         c.activity_id,
         c.opportunity_id,
-        s.account_id,
+        o.account_id,
         c.role_participants,
-        abs({{ days_between('c.state_day', 's.close_date') }}) as close_distance_days
+        abs({{ days_between('c.state_day', 'd.close_date') }}) as close_distance_days
     from candidates as c
-    inner join {{ ref('int_activity_opportunity_states') }} as s
-        on s.opportunity_id = c.opportunity_id
-        and c.state_day between s.valid_from and s.valid_to
-    where not s.is_closed
-       or (s.valid_from = c.state_day and not coalesce(s.previous_is_closed, false))
+    inner join {{ ref('fct_opportunity_daily') }} as d
+        on d.opportunity_id = c.opportunity_id and d.snapshot_date = c.state_day
+    inner join {{ ref('fct_opportunity') }} as o on o.opportunity_id = c.opportunity_id
 ),
 
 ranked_opportunities as (

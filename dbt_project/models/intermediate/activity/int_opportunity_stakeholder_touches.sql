@@ -4,8 +4,7 @@
    the opportunity's account: internal, partner and unknown addresses never are. #}
 {{ config(materialized='table') }}
 with opportunity_accounts as (
-    select distinct opportunity_id, account_id
-    from {{ ref('int_activity_opportunity_states') }}
+    select opportunity_id, account_id from {{ ref('fct_opportunity') }}
 ),
 
 account_addresses as (

@@ -69,6 +69,5 @@ select
     cast(a.subject as {{ dbt.type_string() }}) as subject
 from activities as a
 left join {{ ref('int_activity_user_addresses') }} as u on u.email = lower(a.sender_address)
-left join {{ ref('int_activity_opportunity_states') }} as s
-    on s.opportunity_id = a.opportunity_id
-    and a.state_day between s.valid_from and s.valid_to
+left join {{ ref('fct_opportunity_daily') }} as s
+    on s.opportunity_id = a.opportunity_id and s.snapshot_date = a.state_day

@@ -1,43 +1,28 @@
-{# Opportunity x week (Monday): every week from the opportunity's creation to its close (the
-   as-of date while open), with the activity matched to it that week (fct_activity, up to the
-   as-of date):
+{# Opportunity x week (Monday): every week in which the opportunity was open (from its creation
+   to its close, the as-of date while open: the days of fct_opportunity_daily), with the activity
+   matched to it that week (fct_activity, up to the as-of date):
    - e-mails in and out, meetings held and cancelled, human vs digital touches (fct_activity's
      touch_type);
    - stakeholders engaged that week (int_opportunity_stakeholder_touches), the new ones, and all
      so far (multithreading);
    - buyer->rep responses (int_email_responses) of buyer messages sent that week: pairs, median
      hours, share over 24 h; rep->buyer pairs and median hours;
-   - the journey phase: the opportunity's CRM stage that week (the last one in effect during the
-     week; in the week it closed, the last open stage before the close). #}
-with states as (
-    select * from {{ ref('int_activity_opportunity_states') }}
-),
-
-spans as (
-    -- from creation to the close (the start of the last state, when it is closed) or as-of
-    select
-        opportunity_id,
-        account_id,
-        owner_id,
-        cast(created_at as date) as created_day,
-        case when is_closed then valid_from else {{ as_of_date() }} end as end_day
-    from (
+   - the journey phase: the opportunity's CRM stage that week (the stage of its last open day in
+     the week; in the week it closed, the last open stage before the close). #}
+with weeks as (
+    select * from (
         select
-            s.*,
-            row_number() over (partition by s.opportunity_id order by s.valid_from desc) as state_rank
-        from states as s
+            d.opportunity_id,
+            {{ trunc_date('week', 'd.snapshot_date') }} as week_start,
+            d.stage_name,
+            d.stage_order,
+            row_number() over (
+                partition by d.opportunity_id, {{ trunc_date('week', 'd.snapshot_date') }}
+                order by case when d.is_closed then 1 else 0 end, d.snapshot_date desc
+            ) as day_rank
+        from {{ ref('fct_opportunity_daily') }} as d
     ) ranked
-    where state_rank = 1
-),
-
-weeks as (
-    select
-        opportunity_id,
-        account_id,
-        owner_id,
-        end_day,
-        {{ activity_expand_weeks('created_day', 'end_day') }} as week_start
-    from spans
+    where day_rank = 1
 ),
 
 activity as (
@@ -89,36 +74,15 @@ responses as (
     from {{ ref('int_email_responses') }}
     where opportunity_id is not null and responded_at < {{ as_of_end() }}
     group by opportunity_id, {{ trunc_date('week', 'sent_at') }}
-),
-
-phases as (
-    -- the last stage in effect during the week, the last open one in the week it closed
-    select * from (
-        select
-            w.opportunity_id,
-            w.week_start,
-            s.stage_name,
-            s.stage_order,
-            row_number() over (
-                partition by w.opportunity_id, w.week_start
-                order by case when s.is_closed then 1 else 0 end, s.valid_from desc
-            ) as phase_rank
-        from weeks as w
-        inner join states as s
-            on s.opportunity_id = w.opportunity_id
-            and s.valid_from <= least({{ add_days('w.week_start', 6) }}, w.end_day)
-            and s.valid_to >= w.week_start
-    ) ranked
-    where phase_rank = 1
 )
 
 select
     cast(w.opportunity_id as {{ dbt.type_string() }}) as opportunity_id,
     w.week_start,
-    cast(w.account_id as {{ dbt.type_string() }}) as account_id,
-    cast(w.owner_id as {{ dbt.type_string() }}) as owner_id,
-    cast(p.stage_name as {{ dbt.type_string() }}) as journey_phase,
-    cast(p.stage_order as bigint) as journey_phase_order,
+    cast(o.account_id as {{ dbt.type_string() }}) as account_id,
+    cast(o.owner_id as {{ dbt.type_string() }}) as owner_id,
+    cast(w.stage_name as {{ dbt.type_string() }}) as journey_phase,
+    cast(w.stage_order as bigint) as journey_phase_order,
     cast(coalesce(a.emails_inbound, 0) as bigint) as emails_inbound,
     cast(coalesce(a.emails_outbound, 0) as bigint) as emails_outbound,
     cast(coalesce(a.meetings_held, 0) as bigint) as meetings_held,
@@ -136,7 +100,7 @@ select
     cast(coalesce(r.rep_to_buyer_responses, 0) as bigint) as rep_to_buyer_responses,
     {{ round_double('r.rep_to_buyer_median_hours', 6) }} as rep_to_buyer_median_hours
 from weeks as w
-left join phases as p on p.opportunity_id = w.opportunity_id and p.week_start = w.week_start
+inner join {{ ref('fct_opportunity') }} as o on o.opportunity_id = w.opportunity_id
 left join activity as a on a.opportunity_id = w.opportunity_id and a.week_start = w.week_start
 left join stakeholders as st on st.opportunity_id = w.opportunity_id and st.week_start = w.week_start
 left join responses as r on r.opportunity_id = w.opportunity_id and r.week_start = w.week_start
