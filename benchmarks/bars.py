@@ -69,6 +69,11 @@ BARS: list[dict] = [
     {"issue": 10, "text": "Prophet fit vs the baselines' fits (S=1)",
      "metric": "ratios.prophet_vs_baselines.value", "scale": 1, "op": "report", "unit": "x",
      "context": "ratios.prophet_vs_baselines.note"},
+    # 11 production stack
+    {"issue": 11, "text": "dbt as cosmos tasks (one per model) vs one dbt build task, both "
+                          "through Airflow (S=1)",
+     "metric": "steps.build_cosmos.details.cosmos_vs_build", "scale": 1, "op": "report",
+     "unit": "x", "context": "steps.build_cosmos.details.note"},
 ]
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}

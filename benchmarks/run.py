@@ -43,6 +43,7 @@ STEPS: list[tuple[str, str]] = [
     ("forecast", "forecast + publish_forecast"),
     ("prophet_fit", "one Prophet fit vs the baselines' fits, same series"),
     ("build_incremental", "dbt build for ds + 1 day after the full build"),
+    ("build_cosmos", "dbt in revenue_nightly: one dbt build task vs cosmos, one task per model"),
 ]
 STEP_NAMES = [s for s, _ in STEPS]
 WHOLE_RUN = [("run_all_cli", "whole run through the CLI (pipeline.run_all)"),
@@ -51,7 +52,7 @@ ALL_STEP_NAMES = STEP_NAMES + [s for s, _ in WHOLE_RUN]
 DEPENDS = {"duckdb_read_csv": ["demo"], "extract_crm": ["demo"], "extract_activity": ["demo"],
            "build_full": ["extract_crm"], "gate": ["build_full"], "publish": ["gate"],
            "forecast": ["publish"], "prophet_fit": ["publish"],
-           "build_incremental": ["build_full"]}
+           "build_incremental": ["build_full"], "build_cosmos": ["publish"]}
 # ratio name -> (numerator step, denominator step); prophet_vs_baselines is per fit (details)
 STEP_RATIOS = {
     "crm_landing_vs_duckdb_read_csv": ("extract_crm", "duckdb_read_csv"),

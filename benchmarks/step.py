@@ -264,6 +264,55 @@ def step_dags_test(settings, args) -> dict:
     return {"rows": None, "details": {"version": latest.version, "log": str(log_file)}}
 
 
+
+def step_build_cosmos(settings, args) -> dict:
+    """The nightly DAG's dbt part through Airflow (`dag.test()`: tasks in this process, dbt in
+    subprocesses), once as the one `dbt_build` task and once as cosmos tasks (`dbt_tasks =
+    cosmos`: one per seed and model), on the raw data and published marts of the steps before;
+    the other tasks are marked successful. Both builds continue the published incremental
+    models, as a nightly run does."""
+    import os
+    import resource
+
+    import pendulum
+
+    from revwh.cosmos_dbt import write_manifest
+    from revwh.orchestration import DAG_ID, airflow_env, ensure_airflow
+    from revwh.settings import DAGS_DIR
+
+    def cpu_s() -> float:
+        own, children = (resource.getrusage(resource.RUSAGE_SELF),
+                         resource.getrusage(resource.RUSAGE_CHILDREN))
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    log_dir = settings.home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    ensure_airflow(settings, log_dir / "airflow-setup.log")
+    os.environ.update(airflow_env(settings))
+    write_manifest(settings)
+    from airflow.dag_processing.dagbag import DagBag
+
+    runs = {}
+    for mode in ("build", "cosmos"):
+        os.environ["REVWH_DBT_TASKS"] = mode  # the DAG file reads it when parsed
+        dag = DagBag(dag_folder=str(DAGS_DIR / "revenue_nightly.py")).dags[DAG_ID]
+        started, cpu = time.perf_counter(), cpu_s()
+        run = dag.test(logical_date=pendulum.parse(args.ds),
+                       mark_success_pattern=r"extract_.*|quality_gate|publish_marts")
+        if run.state != "success":
+            raise RuntimeError(f"revenue_nightly with dbt_tasks={mode}: run {run.state}")
+        runs[mode] = {"wall_s": round(time.perf_counter() - started, 3),
+                      "cpu_s": round(cpu_s() - cpu, 3),
+                      "dbt_tasks": sum(1 for t in dag.task_ids
+                                       if t == "dbt_build" or t.startswith("dbt."))}
+    ratio = runs["cosmos"]["wall_s"] / runs["build"]["wall_s"]
+    return {"rows": None, "details": {
+        "runs": runs, "cosmos_vs_build": round(ratio, 2),
+        "cosmos_vs_build_cpu": round(runs["cosmos"]["cpu_s"] / runs["build"]["cpu_s"], 2),
+        "note": (f"{runs['cosmos']['dbt_tasks']} cosmos tasks {runs['cosmos']['wall_s']:.0f} s "
+                 f"vs one dbt build task {runs['build']['wall_s']:.0f} s, tasks in-process; "
+                 "an executor adds a task process start-up per task")}}
+
 STEPS = {name[len("step_"):]: fn for name, fn in globals().items() if name.startswith("step_")}
 
 
