@@ -6,6 +6,7 @@ PYTHON ?= python3
 export PYTHONDONTWRITEBYTECODE =
 VENV   := .venv
 BIN    := $(VENV)/bin
+TEST_WORKERS ?= 2  # pytest-xdist workers; the tests are mostly single-threaded dbt/Python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: install demo test bench lint lock clean
@@ -25,7 +26,7 @@ demo: install
 test: install
 	bash scripts/ensure-services.sh
 	bash scripts/ensure-browser.sh
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

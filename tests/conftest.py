@@ -17,9 +17,25 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MINI_DROP = FIXTURES / "mini_drop"
 REVWH = str(Path(sys.executable).parent / "revwh")
 
-# Airflow imported by tests in this process keeps its files out of the user's ~/airflow.
-os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".revwh" / "test-airflow"))
+# Airflow imported by tests in this process keeps its files out of the user's ~/airflow (one
+# folder per xdist worker: Airflow writes its config there on first import).
+os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".revwh" / "test-airflow" /
+                                          os.environ.get("PYTEST_XDIST_WORKER", "main")))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs two xdist workers (--dist loadgroup). Tests that share a session or
+    module fixture must run on the same worker, or each worker would build it: the group is the
+    folder under tests/ (each module for the cheap extract tests, each file at the top level),
+    and the `airflow_demo` warehouse joins the dashboard tests and the DAG test."""
+    tests = ROOT / "tests"
+    for item in items:
+        parts = Path(item.fspath).relative_to(tests).parts
+        group = "/".join(parts) if len(parts) == 1 or parts[0] == "extract" else parts[0]
+        if group in ("dashboard", "test_airflow_dags.py"):
+            group = "airflow_demo"
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @dataclass

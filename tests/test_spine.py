@@ -13,18 +13,21 @@ from revwh import publish
 from tests.conftest import MINI_DROP, Home, make_home
 
 DS = "2025-02-01"
+DAY_BEFORE = "2025-01-31"
 
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> Home:
-    """A warehouse after one good `revwh run` on the mini drop (a copy the tests may change)."""
+    """A warehouse after a good `revwh backfill` of the day before DS and DS on the mini drop
+    (a copy the tests may change)."""
     root = tmp_path_factory.mktemp("spine")
     drop = root / "drop"
     shutil.copytree(MINI_DROP, drop)
     home = make_home(root / "home", REVWH_SALESFORCE_FILE_DROP=str(drop))
     home.path.mkdir()
-    result = home.revwh("run", "--date", DS)
+    result = home.revwh("backfill", "--from", DAY_BEFORE, "--to", DS)
     assert result.returncode == 0, result.stderr + result.stdout
+    assert "backfill of 2 dates published" in result.stdout
     assert "published marts" in result.stdout
     return home
 
@@ -132,17 +135,10 @@ def test_dag_has_one_extraction_task_per_pipeline_source():
                if t.task_id in extracts)
 
 
-def test_backfill_publishes_every_date_oldest_first(tmp_path: Path):
-    drop = tmp_path / "drop"
-    shutil.copytree(MINI_DROP, drop)
-    home = make_home(tmp_path / "home", REVWH_SALESFORCE_FILE_DROP=str(drop))
-    home.path.mkdir()
-    result = home.revwh("backfill", "--from", "2025-02-01", "--to", "2025-02-02")
-    assert result.returncode == 0, result.stderr + result.stdout
-    assert "backfill of 2 dates published" in result.stdout
-    marts = publish.versions(home.settings, "marts")
-    assert sorted({v.logical_date for v in marts}) == ["2025-02-01", "2025-02-02"]
-    assert publish.current(home.settings).logical_date == "2025-02-02"
-    # (a rerun of a date republishes identical marts: test_rerun_same_date_...)
-    backwards = home.revwh("backfill", "--from", "2025-02-02", "--to", "2025-02-01")
+def test_backfill_publishes_every_date_oldest_first(published: Home):
+    marts = publish.versions(published.settings, "marts")
+    assert {DAY_BEFORE, DS} <= {v.logical_date for v in marts}
+    first = min((v for v in marts if v.logical_date == DAY_BEFORE), key=lambda v: v.version)
+    assert first.version < min(v.version for v in marts if v.logical_date == DS)
+    backwards = published.revwh("backfill", "--from", DS, "--to", DAY_BEFORE)
     assert backwards.returncode == 1 and "oldest first" in backwards.stderr
