@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +85,29 @@ def airflow_demo(tmp_path_factory) -> AirflowDemo:
     result = home.revwh("demo", "--scale", "0.1", "--seed", "42", timeout=1800)
     assert result.returncode == 0, result.stderr + result.stdout[-3000:]
     return AirflowDemo(home=home, result=result)
+
+
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards; yields its DSN. A missing server fails the
+    test: PostgreSQL is a supported target, never skipped."""
+    import psycopg2
+
+    try:
+        admin = psycopg2.connect(f"{PG_SERVER}/postgres", connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_SERVER} ({exc}); start it with "
+                    "scripts/ensure-services.sh")
+    admin.autocommit = True
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()

@@ -4,7 +4,6 @@ with the real pipeline steps (dbt in a subprocess), on DuckDB and on PostgreSQL.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,10 +15,10 @@ from revwh.demo import DEMO_AS_OF, generate
 from revwh.settings import Settings, load_settings
 from revwh.transform import DbtResult, run_dbt
 from revwh.warehouse import connect
+from tests.conftest import fresh_database
 
 DS = str(DEMO_AS_OF)
 SCALE = 0.3  # ~600 opportunities: every aggregate of the ground truth is populated
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 # the marts checked: pipeline, verifier, win/loss, activity
 MARTS = ("fct_opportunity", "fct_opportunity_daily", "fct_stage_transition", "stage_conversion",
@@ -62,25 +61,9 @@ def query(settings: Settings, sql: str, params=()) -> list[tuple]:
 
 @pytest.fixture(scope="session")
 def pg_dsn():
-    """A fresh PostgreSQL database for this session (dropped afterwards). PostgreSQL must be
-    reachable: the marts must build on both targets, so a missing server fails the tests."""
-    import psycopg2
-
-    try:
-        admin = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_DSN} ({exc}); start it with "
-                    "scripts/ensure-services.sh")
-    admin.autocommit = True
-    name = f"revwh_test_marts_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+    """A fresh PostgreSQL database for this session: the marts must build on both targets."""
+    with fresh_database("revwh_test_marts") as dsn:
+        yield dsn
 
 
 def day(ds: str, delta: int) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,33 +22,13 @@ from revwh.bi_access import ensure_role
 from revwh.demo import DEMO_AS_OF, generate
 from revwh.orchestration import DAG_ID, FORECAST_DAG_ID, WRITER_POOL
 from revwh.settings import Settings, load_settings
+from tests.conftest import PG_SERVER, fresh_database
 from tests.production.receivers import SlackWebhook, SmtpServer
 from tests.production.stack import AirflowStack, free_port
 
 DS = DEMO_AS_OF.isoformat()
 SCALE = 0.05
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 ALERT_TO = "revops-oncall@example.com"
-
-
-@contextmanager
-def fresh_database(prefix: str) -> Iterator[str]:
-    """A new PostgreSQL database, dropped afterwards. A missing server fails the test."""
-    try:
-        admin = psycopg2.connect(f"{PG_SERVER}/postgres", connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_SERVER} ({exc}); start it with "
-                    "scripts/ensure-services.sh")
-    admin.autocommit = True
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 def require_packages() -> None:

@@ -4,43 +4,26 @@ nothing."""
 
 from __future__ import annotations
 
-import uuid
-
-import psycopg2
 import pytest
 
 from revwh.extract.file_drop import extract_file_drop
 from revwh.extract.hubspot_api import HubSpotAuth, extract_hubspot
 from revwh.extract.salesforce_api import extract_salesforce
 from revwh.warehouse import connect
+from tests.conftest import fresh_database
 from tests.extract.crm.conftest import settings_for, sf_auth
 from tests.extract.crm.fake_hubspot import TOKEN
 from tests.extract.crm.fake_hubspot import serve as serve_hubspot
 from tests.extract.crm.sfdata import record_count
 
 DS = "2025-03-01"
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture
 def pg_settings(tmp_path, sf_drop):
-    try:
-        admin = psycopg2.connect(ADMIN_DSN, connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_DSN} ({exc}); start it with "
-                    "scripts/ensure-services.sh")
-    admin.autocommit = True
-    name = f"revwh_test_crm_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    try:
-        yield settings_for(tmp_path, REVWH_TARGET="postgres",
-                           REVWH_POSTGRES_DSN=f"postgresql://postgres@127.0.0.1:5432/{name}",
+    with fresh_database("revwh_test_crm") as dsn:
+        yield settings_for(tmp_path, REVWH_TARGET="postgres", REVWH_POSTGRES_DSN=dsn,
                            REVWH_SALESFORCE_FILE_DROP=str(sf_drop))
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 def counts(settings, schema: str) -> dict[str, int]:
