@@ -27,18 +27,28 @@ os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".revwh" / "test-airflow" /
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
+# the groups that take longest, started first so that the two workers finish together
+LONGEST_FIRST = ("marts", "test_spine.py", "production", "airflow_demo", "test_gate.py",
+                 "forecasting")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
 def pytest_collection_modifyitems(config, items):
     """`make test` runs two xdist workers (--dist loadgroup). Tests that share a session or
     module fixture must run on the same worker, or each worker would build it: the group is the
     folder under tests/ (each module for the cheap extract tests, each file at the top level),
     and the `airflow_demo` warehouse joins the dashboard tests and the DAG test."""
     tests = ROOT / "tests"
+    groups = {}
     for item in items:
         parts = Path(item.fspath).relative_to(tests).parts
         group = "/".join(parts) if len(parts) == 1 or parts[0] == "extract" else parts[0]
         if group in ("dashboard", "test_airflow_dags.py"):
             group = "airflow_demo"
+        groups[item.nodeid] = group
         item.add_marker(pytest.mark.xdist_group(group))
+    rank = {g: i for i, g in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(groups[item.nodeid], len(rank)))
 
 
 @dataclass

@@ -33,6 +33,7 @@ def raised_in_harness(log: Path) -> bool:
 def test_quick_run_writes_complete_results(tmp_path: Path):
     out, work = tmp_path / "out", tmp_path / "work"
     env = {k: v for k, v in os.environ.items() if not k.startswith("REVWH_")}
+    env["COLUMNS"] = "500"  # the summary names long paths: keep them on one line
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--quick", "--steps", ",".join(SMOKE_STEPS),
          "--out", str(out), "--work", str(work)],
