@@ -63,10 +63,13 @@ def write_manifest(settings: Settings) -> Path:
 
 
 def prepare(settings: Settings, ds: str, full_refresh: bool) -> dict:
-    """Register the candidate version and carry the incremental models over into it."""
+    """Write the contact address hashes, register the candidate version and carry the
+    incremental models over into it."""
     from revwh import publish
+    from revwh.contact_hashes import write_contact_address_hashes
     from revwh.transform import carry_over
 
+    write_contact_address_hashes(settings)
     previous = None if full_refresh else publish.current(settings, "marts")
     version = publish.new_version(settings, "marts", ds)
     carried = carry_over(settings, version, previous.version) if previous else []

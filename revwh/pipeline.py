@@ -101,8 +101,10 @@ def extract_activity(settings: Settings, ds: str) -> dict:
 def build(settings: Settings, ds: str, full_refresh: bool = False) -> dict:
     """dbt build into a fresh candidate schema. Incremental models continue from the published
     version's tables (carried over into the candidate first) unless `full_refresh`."""
+    from revwh.contact_hashes import write_contact_address_hashes
     from revwh.transform import build_candidate, mart_models
 
+    write_contact_address_hashes(settings)
     previous = None if full_refresh else publish.current(settings, "marts")
     version = publish.new_version(settings, "marts", ds)
     try:

@@ -64,7 +64,8 @@ def dbt_env(settings: Settings, schema: str) -> dict[str, str]:
 
 def dbt_vars(settings: Settings, as_of: str) -> dict:
     """The vars of every dbt command of a run (revwh.cosmos_dbt passes the same)."""
-    return {"as_of_date": as_of, "company_domains": list(settings.company_domains)}
+    return {"as_of_date": as_of, "company_domains": list(settings.company_domains),
+            "hash_external_addresses": settings.hash_external_addresses}
 
 
 def _results_file(target_path: Path, args: list[str]) -> Path:

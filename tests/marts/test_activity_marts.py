@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.marts.conftest import Built
+from revwh import pipeline
+from tests.marts.conftest import DS, Built, demo_activity, marts_settings, query
 from tests.marts.truth_checks import Query
 
 ACTIVITY_MARTS = ("fct_activity", "opportunity_engagement")
@@ -128,3 +129,34 @@ def test_weekly_engagement_adds_up_to_the_activity(built: Built):
         left join last_week as w on w.opportunity_id = s.opportunity_id
         where s.stakeholders_engaged <> coalesce(w.to_date, 0)""")
     assert differing == [(0,)]
+
+
+def test_hashed_external_addresses_match_exactly_as_in_clear(built: Built, demo_dir: Path,
+                                                            tmp_path_factory):
+    """With hash_external_addresses on, no external address lands in clear, and every activity
+    gets the same opportunity, account and method as when addresses are stored in clear: contacts
+    are matched through their keyed hashes (revwh.contact_hashes)."""
+    settings = marts_settings(tmp_path_factory.mktemp("hashed") / "home",
+                              demo_dir / "crm" / "salesforce", **demo_activity(demo_dir),
+                              REVWH_HASH_EXTERNAL_ADDRESSES="true",
+                              REVWH_ADDRESS_HASH_KEY="test-secret-key")
+    pipeline.extract_crm(settings, DS)
+    pipeline.extract_activity(settings, DS)
+    hashed = pipeline.build(settings, DS)
+    (clear_external, hashed_external), = query(settings, """
+        select count(*) filter (where not starts_with(address, 'h:')), count(*)
+        from (select from_address as address from raw_activity.activity_email
+              where not is_internal_sender
+              union all
+              select address from raw_activity.activity_email_recipient where not is_internal
+              union all
+              select address from raw_activity.activity_meeting_attendee where not is_internal
+             ) as a""")
+    assert hashed_external > 10_000 and clear_external == 0
+    columns = "activity_id, opportunity_id, account_id, match_method, match_decided_by"
+    got = sorted(query(settings, f'select {columns} from "{hashed["version"]}".fct_activity'))
+    expected = sorted(built.q(f'select {columns} from "{built.incremental["version"]}".fct_activity'))
+    assert got == expected
+    (stakeholders,), = query(settings, f'select sum(stakeholders_engaged) from '
+                                       f'"{hashed["version"]}".int_opportunity_stakeholders')
+    assert stakeholders > 0

@@ -33,20 +33,20 @@ contact_hits as (
         p.address_class,
         c.account_id
     from external_participants as p
-    inner join {{ ref('int_activity_contact_addresses') }} as c on c.email = p.address
+    inner join {{ ref('int_activity_contact_addresses') }} as c on c.activity_address = p.address
 ),
 
 -- an address's contact records and the records they were merged into
 address_contacts as (
-    select email, contact_id from {{ ref('int_activity_contact_addresses') }}
+    select activity_address, contact_id from {{ ref('int_activity_contact_addresses') }}
     union
-    select email, surviving_contact_id from {{ ref('int_activity_contact_addresses') }}
+    select activity_address, surviving_contact_id from {{ ref('int_activity_contact_addresses') }}
 ),
 
 role_hits as (
     select distinct p.activity_id, r.opportunity_id, p.address
     from external_participants as p
-    inner join address_contacts as c on c.email = p.address
+    inner join address_contacts as c on c.activity_address = p.address
     inner join {{ ref('int_activity_contact_roles') }} as r on r.contact_id = c.contact_id
 ),
 

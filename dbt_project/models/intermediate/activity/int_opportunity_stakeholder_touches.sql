@@ -1,6 +1,6 @@
 {# One row per (activity matched to an opportunity, stakeholder among its participants), up to
    the as-of date (a future meeting occurrence has not engaged anyone yet). A stakeholder is a
-   participant address that is the address of a contact record (deleted or merged ones too) of
+   participant address that is the address (as activity stores it) of a contact record (deleted or merged ones too) of
    the opportunity's account: internal, partner and unknown addresses never are. #}
 {{ config(materialized='table') }}
 with opportunity_accounts as (
@@ -8,7 +8,7 @@ with opportunity_accounts as (
 ),
 
 account_addresses as (
-    select distinct account_id, email
+    select distinct account_id, activity_address
     from {{ ref('int_activity_contact_addresses') }}
     where account_id is not null
 )
@@ -23,6 +23,6 @@ from {{ ref('int_activity_matches') }} as m
 inner join {{ ref('int_activities') }} as a on a.activity_id = m.activity_id
 inner join {{ ref('int_activity_participants') }} as p on p.activity_id = m.activity_id
 inner join opportunity_accounts as o on o.opportunity_id = m.opportunity_id
-inner join account_addresses as c on c.account_id = o.account_id and c.email = p.address
+inner join account_addresses as c on c.account_id = o.account_id and c.activity_address = p.address
 where not p.is_internal
   and a.occurred_at < {{ as_of_end() }}
