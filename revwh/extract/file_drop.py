@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from revwh.contract import SALESFORCE, TableContract
-from revwh.raw.landing import LandResult, TableBatch, land, pipeline_state
-from revwh.raw.validate import check_file
+from revwh.raw.landing import LandResult, land_kept, source_state, synced_pipeline
+from revwh.raw.validate import check_file_into
 from revwh.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +27,8 @@ PIPELINE = "revwh_salesforce_files"
 DATASET = "raw_salesforce"
 SOURCE = "salesforce_files"
 SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
+# DuckDB holds the checked rows until they land; beyond this it spills them to disk
+MEMORY_LIMIT = "1GB"
 
 
 class SourceUnreadable(RuntimeError):
@@ -68,10 +74,13 @@ def discover(folder: Path, contracts: dict[str, TableContract] = SALESFORCE) -> 
 
 
 def extract_file_drop(settings: Settings, logical_date: str) -> LandResult:
-    """Land every new or changed file of the Salesforce-shaped file drop as one batch."""
+    """Land every new or changed file of the Salesforce-shaped file drop as one batch.
+
+    The files are checked in one in-memory DuckDB (CSV parsed and type-checked there, in
+    parallel); the rows that fit stay in it until dlt lands them (see `land_kept`)."""
     files = discover(settings.file_drop_dir)
-    state = pipeline_state(settings, PIPELINE, DATASET, SOURCE)
-    processed: dict[str, str] = dict(state.get("processed_files", {}))
+    p = synced_pipeline(settings, PIPELINE, DATASET)
+    processed: dict[str, str] = dict(source_state(p, SOURCE).get("processed_files", {}))
     todo = [f for f in files if processed.get(f.key) != f.sha256]
     skipped = [f.key for f in files if f not in todo]
     digest = hashlib.sha256("".join(f.sha256 for f in todo).encode()).hexdigest()[:12]
@@ -79,13 +88,17 @@ def extract_file_drop(settings: Settings, logical_date: str) -> LandResult:
     if not todo:
         log.info("file drop: all %d files already landed", len(files))
         return LandResult(source=SOURCE, batch_id=batch_id, skipped=skipped)
-    batches = []
-    for f in todo:
-        checked = check_file(f.path, f.contract, source=SOURCE)
-        batches.append(TableBatch(table=f.contract.name, good=checked.good, rejects=checked.rejects))
     processed.update({f.key: f.sha256 for f in todo})
-    result = land(settings, pipeline_name=PIPELINE, dataset=DATASET, source=SOURCE,
-                  batch_id=batch_id, batches=batches,
-                  state_update={"processed_files": processed})
+    with tempfile.TemporaryDirectory(prefix="revwh-file-drop-") as spill, \
+            closing(duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
+                                           "temp_directory": spill})) as con:
+        con.execute("set TimeZone = 'UTC'")
+        kept, rejects = [], []
+        for i, f in enumerate(todo):
+            checked = check_file_into(con, f.path, f.contract, source=SOURCE, target=f"__file_{i}")
+            rejects.append(checked.rejects)
+            kept.append((f.contract.name, checked))
+        result = land_kept(settings, p, source=SOURCE, batch_id=batch_id, kept=kept,
+                           rejects=rejects, state_update={"processed_files": processed})
     result.skipped = skipped
     return result

@@ -12,11 +12,14 @@ import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import pyarrow as pa
 
 from revwh.settings import Settings
+
+if TYPE_CHECKING:
+    from revwh.raw.validate import Kept
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +79,23 @@ def pipeline(settings: Settings, name: str, dataset: str):
                         dataset_name=dataset, pipelines_dir=str(settings.dlt_dir))
 
 
-def pipeline_state(settings: Settings, name: str, dataset: str, source: str) -> dict:
-    """The committed state of `source` (as the destination has it), e.g. cursors."""
+def synced_pipeline(settings: Settings, name: str, dataset: str):
+    """The pipeline with its state as the destination has it (the last completed load)."""
     p = pipeline(settings, name, dataset)
     try:
         p.sync_destination()
     except Exception as exc:  # a fresh warehouse has no state yet
         log.debug("no state to restore for %s: %s", name, exc)
+    return p
+
+
+def source_state(p, source: str) -> dict:
     return dict(p.state.get("sources", {}).get(source, {}))
+
+
+def pipeline_state(settings: Settings, name: str, dataset: str, source: str) -> dict:
+    """The committed state of `source` (as the destination has it), e.g. cursors."""
+    return source_state(synced_pipeline(settings, name, dataset), source)
 
 
 def with_batch_columns(table: pa.Table, batch_id: str, extracted_at: datetime,
@@ -97,10 +109,15 @@ def with_batch_columns(table: pa.Table, batch_id: str, extracted_at: datetime,
 
 def check_reject_share(batches: Iterable[TableBatch], max_share: float, source: str) -> int:
     batches = list(batches)
-    good = sum(b.good.num_rows for b in batches)
-    bad = sum(b.rejects.num_rows for b in batches)
+    return check_share(sum(b.good.num_rows for b in batches), [b.rejects for b in batches],
+                       max_share, source)
+
+
+def check_share(good: int, rejects: list[pa.Table], max_share: float, source: str) -> int:
+    """Raise RejectShareExceeded when `rejects` are more than `max_share` of all rows."""
+    bad = sum(r.num_rows for r in rejects)
     if good + bad and bad / (good + bad) > max_share:
-        reasons = pa.concat_tables([b.rejects for b in batches if b.rejects.num_rows])
+        reasons = pa.concat_tables([r for r in rejects if r.num_rows])
         top = reasons.group_by("reason").aggregate([("reason", "count")]).sort_by(
             [("reason_count", "descending")]).slice(0, 3).to_pylist()
         raise RejectShareExceeded(
@@ -159,6 +176,60 @@ def land_labelled(settings: Settings, *, pipeline_name: str, dataset: str, sourc
     return result
 
 
+def land_kept(settings: Settings, p, *, source: str, batch_id: str,
+              kept: list[tuple[str, Kept]], rejects: list[pa.Table],
+              state_update: dict | None = None) -> LandResult:
+    """Append rows checked in DuckDB (`(raw table, Kept)` pairs, see revwh.raw.validate) and
+    `rejects` with pipeline `p` (from `synced_pipeline`) in one dlt load, with `state_update`
+    merged into the source's state in the same load. The reject share is checked first: above
+    the limit nothing lands.
+
+    DuckDB adds the batch columns and hands the rows to dlt as arrow batches, timestamps already
+    in UTC as dlt stores them, so that dlt writes its load files without touching a row and
+    loads them without rewriting them."""
+    import dlt
+
+    from revwh.raw.validate import sql_literal
+
+    good = sum(k.rows for _, k in kept)
+    bad = check_share(good, rejects, settings.max_reject_share, source)
+    extracted_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    result = LandResult(source=source, batch_id=batch_id, rejects=bad)
+    by_table: dict[str, list] = {}
+    for table, k in kept:
+        if k.rows:
+            by_table.setdefault(table, []).append(k)
+            result.rows[table] = result.rows.get(table, 0) + k.rows
+    batch_columns = (f"{sql_literal(batch_id)} as _batch_id",
+                     f"{sql_literal(extracted_at.isoformat())}::TIMESTAMP as _extracted_at",
+                     f"{sql_literal(source)} as _source")
+
+    def items():
+        # dlt keeps source state only when it is written during extraction
+        if state_update:
+            dlt.current.source_state().update(state_update)
+        for table, parts in by_table.items():
+            for k in parts:
+                reader = k.con.sql(k.select(*batch_columns)).to_arrow_reader(KEPT_BATCH_ROWS)
+                schema = pa.schema([f.with_type(pa.timestamp("us", "UTC"))
+                                    if pa.types.is_timestamp(f.type) else f for f in reader.schema])
+                for batch in reader:
+                    yield dlt.mark.with_table_name(batch.cast(schema), table)
+                k.con.execute(f"drop table {k.table}")  # landed: free its memory
+        reject_rows = [r for r in rejects if r.num_rows]
+        if reject_rows:
+            yield dlt.mark.with_table_name(_with_batch_columns_fast(
+                pa.concat_tables(reject_rows), batch_id, extracted_at, source), "_rejects")
+
+    @dlt.source(name=source)
+    def kept_source():
+        return [dlt.resource(items(), name=f"{source}_kept", write_disposition="append")]
+
+    # parquet is DuckDB's fastest path; PostgreSQL takes dlt's default (COPY from csv for arrow)
+    p.run(kept_source(), loader_file_format="parquet" if settings.target == "duckdb" else None)
+    return result
+
+
 def _with_batch_columns_fast(table: pa.Table, batch_id: str, extracted_at: datetime,
                              source: str) -> pa.Table:
     """Same columns as :func:`with_batch_columns`, built in Arrow (no per-row Python objects)."""
@@ -170,6 +241,7 @@ def _with_batch_columns_fast(table: pa.Table, batch_id: str, extracted_at: datet
             .append_column("_source", pa.repeat(pa.scalar(source, pa.string()), n)))
 
 
+KEPT_BATCH_ROWS = 100_000
 STREAM_LOAD_WORKERS = "2"
 STREAM_DUCKDB_MEMORY = "512MB"
 

@@ -44,6 +44,10 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _cast(col: str, kind: str) -> str:
     value = f"nullif(trim({_q(col)}), '')"
     if kind == TIMESTAMP:  # offsets (+0000, Z) are honoured; stored as naive UTC
@@ -62,6 +66,35 @@ def normalise_column(name: str) -> str:
 def check_relation(con: duckdb.DuckDBPyConnection, relation: str, contract: TableContract,
                    *, source: str, origin: str) -> Checked:
     """Split the text relation `relation` (all VARCHAR, with a `__line` column) by the contract."""
+    kept = check_into(con, relation, contract, source=source, origin=origin, target="__checked")
+    return Checked(good=kept.arrow(), rejects=kept.rejects, missing_columns=kept.missing_columns)
+
+
+@dataclass
+class Kept:
+    """One input checked in DuckDB: temp table `table` holds its rows, typed, with `__line` (the
+    input's order) and `__reason` (empty for a row that fits), until they are landed."""
+    con: duckdb.DuckDBPyConnection
+    table: str
+    columns: list[str]
+    rows: int
+    rejects: pa.Table
+    missing_columns: list[str] = field(default_factory=list)
+
+    def select(self, *extra: str) -> str:
+        """SQL for the rows that fit, in input order, with `extra` select expressions appended."""
+        cols = ", ".join([_q(c) for c in self.columns] + list(extra))
+        return f"select {cols} from {self.table} where __reason = '' order by __line"
+
+    def arrow(self) -> pa.Table:
+        return self.con.sql(self.select()).to_arrow_table()
+
+
+def check_into(con: duckdb.DuckDBPyConnection, relation: str, contract: TableContract,
+               *, source: str, origin: str, target: str) -> Kept:
+    """Check the text relation `relation` (all VARCHAR, with a `__line` column) by the contract
+    in one pass into temp table `target` (see `Kept`). Rows that do not fit come back as rejects
+    with their reasons and raw text (JSON of the row's fields, built for rejects only)."""
     present = [r[0] for r in con.execute(f"describe {relation}").fetchall() if r[0] != "__line"]
     missing = [c for c in contract.columns if c not in present]
     if missing:
@@ -86,18 +119,79 @@ def check_relation(con: duckdb.DuckDBPyConnection, relation: str, contract: Tabl
         if col in contract.required:
             checks.append(f"'missing required {col}'")
     reason = f"concat_ws('; ', {', '.join(checks)})" if checks else "''"
-    con.execute(f"create or replace temp table __checked as select {reason} as __reason, "
-                f"__line, {', '.join(typed)}, "
-                f"to_json(struct_pack({', '.join(f'{_q(c)} := {_q(c)}' for c in present)}))::varchar as __raw "
+    raw = f"to_json(struct_pack({', '.join(f'{_q(c)} := {_q(c)}' for c in present)}))::varchar"
+    con.execute(f"create or replace temp table {target} as select {reason} as __reason, __line, "
+                f"{', '.join(typed)}, case when {reason} <> '' then {raw} end as __raw "
                 f"from {relation} src")
-    good = con.sql(f"select {', '.join(_q(c) for c in present + missing)} "
-                       f"from __checked where __reason = '' order by __line").to_arrow_table()
     rejects = con.sql(
         "select $1 as source, $2 as table_name, $3 as origin, __line::bigint as line, "
-        "__reason as reason, __raw as raw_text from __checked where __reason <> '' order by __line",
-        params=[source, contract.name, origin]).to_arrow_table()
-    return Checked(good=good, rejects=rejects.cast(REJECT_SCHEMA),
-                   missing_columns=missing)
+        f"__reason as reason, __raw as raw_text from {target} where __reason <> '' "
+        "order by __line", params=[source, contract.name, origin]).to_arrow_table()
+    rows = con.execute(f"select count(*) from {target}").fetchall()[0][0] - rejects.num_rows
+    return Kept(con=con, table=target, columns=present + missing, rows=rows,
+                rejects=rejects.cast(REJECT_SCHEMA), missing_columns=missing)
+
+
+def _csv_reject(path: Path, contract: TableContract, source: str, reason: str) -> pa.Table:
+    raw = path.read_bytes()[:4096].decode("utf-8", "replace")
+    return pa.table({"source": [source], "table_name": [contract.name], "origin": [str(path)],
+                     "line": [0], "reason": [f"file is not readable as CSV: {reason}"],
+                     "raw_text": [raw]}, schema=REJECT_SCHEMA)
+
+
+def _csv_header(path: Path) -> tuple[str, list[str]]:
+    """The delimiter and the header's column names (made unique) of a CSV file. Read here, so
+    that DuckDB needs no sniffing pass over the file (which costs more than parsing a small
+    file)."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        sample = f.read(1 << 16)
+    first = sample.splitlines()[0] if sample.strip() else ""
+    try:
+        delimiter = csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    header = next(csv.reader([first], delimiter=delimiter), [])
+    names: list[str] = []
+    for i, name in enumerate(header):
+        name = name or f"column{i}"
+        while name in names:
+            name += "_"
+        names.append(name)
+    return delimiter, names
+
+
+def check_csv_into(con: duckdb.DuckDBPyConnection, path: Path, contract: TableContract, *,
+                   source: str, target: str) -> Kept | pa.Table:
+    """Read one CSV export with DuckDB (in parallel) and check it into temp table `target` of
+    `con`. Broken lines become rejects, never a crash; a file that is not CSV at all comes back
+    as a single reject (an arrow table) instead of a `Kept`."""
+    delimiter, header = _csv_header(path)
+    if not header:
+        return _csv_reject(path, contract, source, "no header line")
+    rejects, scans = f"{target}_broken", f"{target}_scans"
+    columns = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in header) + "}"
+    renamed = ", ".join(f"{_q(c)} as {_q(normalise_column(c))}" for c in header)
+    try:
+        con.execute(
+            f"create or replace temp view {target}_rows as select row_number() over () + 1 "
+            f"as __line, {renamed} from read_csv({sql_literal(str(path))}, auto_detect = false, "
+            f"header = true, delim = {sql_literal(delimiter)}, quote = '\"', escape = '\"', "
+            f"columns = {columns}, store_rejects = true, rejects_table = '{rejects}', "
+            f"rejects_scan = '{scans}')")
+        kept = check_into(con, f"{target}_rows", contract, source=source, origin=str(path),
+                          target=target)
+    except duckdb.Error as exc:  # unreadable as CSV at all: the whole file is one reject
+        return _csv_reject(path, contract, source, str(exc))
+    broken = con.sql(
+        "select $1 as source, $2 as table_name, $3 as origin, line::bigint as line, "
+        "error_type || ': ' || error_message as reason, csv_line as raw_text "
+        f"from {rejects} order by line",
+        params=[source, contract.name, str(path)]).to_arrow_table()
+    con.execute(f"drop view {target}_rows; drop table {rejects}; drop table {scans}")
+    kept.rejects = pa.concat_tables([kept.rejects, broken.cast(REJECT_SCHEMA)])
+    return kept
 
 
 def check_csv(path: Path, contract: TableContract, *, source: str) -> Checked:
@@ -105,29 +199,11 @@ def check_csv(path: Path, contract: TableContract, *, source: str) -> Checked:
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
-        try:
-            con.execute(
-                "create temp table __src as select * from read_csv(?, all_varchar = true, "
-                "header = true, store_rejects = true, normalize_names = false)", [str(path)])
-        except duckdb.Error as exc:  # unreadable as CSV at all: the whole file is one reject
-            raw = path.read_bytes()[:4096].decode("utf-8", "replace")
-            reject = pa.table({"source": [source], "table_name": [contract.name],
-                               "origin": [str(path)], "line": [0],
-                               "reason": [f"file is not readable as CSV: {exc}"],
-                               "raw_text": [raw]}, schema=REJECT_SCHEMA)
-            return Checked(good=pa.table({}), rejects=reject)
-        cols = [r[0] for r in con.execute("describe __src").fetchall()]
-        renamed = ", ".join(f"{_q(c)} as {_q(normalise_column(c))}" for c in cols)
-        con.execute(f"create temp view __rows as select row_number() over () + 1 as __line, "
-                    f"{renamed} from __src")
-        checked = check_relation(con, "__rows", contract, source=source, origin=str(path))
-        broken = con.sql(
-            "select $1 as source, $2 as table_name, $3 as origin, line::bigint as line, "
-            "error_type || ': ' || error_message as reason, csv_line as raw_text "
-            "from reject_errors order by line",
-            params=[source, contract.name, str(path)]).to_arrow_table()
-        checked.rejects = pa.concat_tables([checked.rejects, broken.cast(REJECT_SCHEMA)])
-        return checked
+        kept = check_csv_into(con, path, contract, source=source, target="__checked")
+        if isinstance(kept, pa.Table):
+            return Checked(good=pa.table({}), rejects=kept)
+        return Checked(good=kept.arrow(), rejects=kept.rejects,
+                       missing_columns=kept.missing_columns)
     finally:
         con.close()
 
@@ -357,6 +433,29 @@ def check_file(path: Path, contract: TableContract, *, source: str) -> Checked:
     if suffix in (".parquet", ".pq"):
         return check_parquet(path, contract, source=source)
     return check_csv(path, contract, source=source)
+
+
+def check_file_into(con: duckdb.DuckDBPyConnection, path: Path, contract: TableContract, *,
+                    source: str, target: str) -> Kept:
+    """Check one export of any format into temp table `target` of `con` (see `Kept`): CSV is
+    read by DuckDB itself, JSON and Parquet through `check_file`."""
+    if Path(path).suffix.lower() == ".csv":
+        kept = check_csv_into(con, path, contract, source=source, target=target)
+        if not isinstance(kept, pa.Table):
+            return kept
+        checked = Checked(good=pa.table({}), rejects=kept)
+    else:
+        checked = check_file(path, contract, source=source)
+    if checked.good.num_columns:
+        con.register("__arrow_good", checked.good)
+        con.execute(f"create or replace temp table {target} as select '' as __reason, "
+                    f"row_number() over () as __line, * from __arrow_good")
+        con.unregister("__arrow_good")
+    else:  # nothing readable
+        con.execute(f"create or replace temp table {target} (__reason varchar, __line bigint)")
+    return Kept(con=con, table=target, columns=checked.good.column_names,
+                rows=checked.good.num_rows, rejects=checked.rejects,
+                missing_columns=checked.missing_columns)
 
 
 def salesforce_snake_name(api: str) -> str:

@@ -1,0 +1,171 @@
+"""The Salesforce-shaped file drop on DuckDB: checked in DuckDB, landed by dlt in one load.
+Real files, a real warehouse; what the raw contract promises for files that do not fit it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from revwh.extract.file_drop import PIPELINE, extract_file_drop
+from revwh.raw.landing import RejectShareExceeded
+from tests.conftest import MINI_DROP, ROOT
+from tests.extract.crm.conftest import query, settings_for, table_counts
+from tests.extract.crm.sfdata import make_drop, record_count
+
+DS = "2026-11-01"
+
+HEADER = ("Id,Name,Account Id,Amount,Close Date,Stage Name,Is Won,Created Date,System Modstamp,"
+          "Discount Tier C\n")
+GOOD = [
+    "o1,First,a1,1000.5,2026-10-01,Closed Won,true,2026-09-01 10:00:00,2026-10-01T12:00:00Z,gold",
+    ('o2,"Second, with a comma",a1,,2026-11-15,Prospecting,false,2026-09-02 10:00:00,'
+     "2026-10-02 08:00:00+0200,"),
+]
+BAD = [
+    "o3,Bad amount,a2,lots,2026-11-15,Prospecting,false,2026-09-03 10:00:00,2026-10-03 10:00:00,",
+    "o4,No stage,a2,10,2026-11-15,,false,2026-09-04 10:00:00,2026-10-04 10:00:00,",
+    "o5,Too,many,columns,here,x,y,z,w,v,u",
+]
+
+
+def drop_with(folder, lines, name="opportunity.csv"):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_rows_rejects_new_and_missing_fields(tmp_path, caplog):
+    drop = drop_with(tmp_path / "drop", GOOD + BAD)
+    shutil.copy(MINI_DROP / "account.csv", drop / "account.csv")
+    settings = settings_for(tmp_path / "home", REVWH_SALESFORCE_FILE_DROP=str(drop),
+                            REVWH_MAX_REJECT_SHARE="0.9")
+    with caplog.at_level(logging.WARNING):
+        result = extract_file_drop(settings, DS)
+    assert result.rows == {"opportunity": 2, "account": record_count(MINI_DROP)["account"]}
+    assert result.rejects == 3
+    # contracted columns the file lacks land as typed nulls, with a warning naming them
+    assert "probability" in caplog.text and "loaded as null" in caplog.text
+
+    rows = query(settings, "select id, name, account_id, amount, close_date::varchar, "
+                 "stage_name, is_won, system_modstamp::varchar, probability, discount_tier_c "
+                 "from raw_salesforce.opportunity order by id")
+    assert rows == [
+        ("o1", "First", "a1", 1000.5, "2026-10-01", "Closed Won", True,
+         "2026-10-01 12:00:00+00", None, "gold"),
+        ("o2", "Second, with a comma", "a1", None, "2026-11-15", "Prospecting", False,
+         "2026-10-02 06:00:00+00", None, None),  # offsets honoured, stored as UTC
+    ]
+    batch = query(settings, "select distinct _batch_id, _source, _extracted_at is not null, "
+                  "_dlt_load_id is not null from raw_salesforce.opportunity")
+    assert batch == [(result.batch_id, "salesforce_files", True, True)]
+    types = dict(query(settings, "select column_name, data_type from information_schema.columns "
+                       "where table_schema = 'raw_salesforce' and table_name = 'opportunity'"))
+    assert types["amount"] == "DOUBLE" and types["close_date"] == "DATE"
+    assert types["discount_tier_c"] == "VARCHAR"  # a field the contract does not know: text
+
+    rejects = query(settings, "select table_name, line, reason, raw_text, source, _batch_id "
+                    "from raw_salesforce._rejects order by line")
+    assert [(r[0], r[1]) for r in rejects] == [("opportunity", 4), ("opportunity", 5),
+                                               ("opportunity", 6)]
+    assert "amount: lots is not a valid double" in rejects[0][2]
+    assert json.loads(rejects[0][3])["amount"] == "lots"
+    assert rejects[1][2] == "missing required stage_name"
+    assert "o5,Too,many" in rejects[2][3]
+    assert {r[4] for r in rejects} == {"salesforce_files"}
+    assert {r[5] for r in rejects} == {result.batch_id}
+
+
+def test_rerun_lands_nothing_and_a_changed_file_lands_again(tmp_path):
+    drop = make_drop(tmp_path / "drop", clones=5, opportunity_clones=20)
+    settings = settings_for(tmp_path / "home", REVWH_SALESFORCE_FILE_DROP=str(drop))
+    first = extract_file_drop(settings, DS)
+    assert first.rows == record_count(drop) and first.rejects == 0
+    again = extract_file_drop(settings, DS)
+    assert again.total_rows == 0 and sorted(again.skipped) == sorted(p.name for p in
+                                                                     drop.glob("*.csv"))
+    opportunity = drop / "opportunity.csv"
+    lines = opportunity.read_text(encoding="utf-8").splitlines()
+    lines.append("o-new" + lines[-1][lines[-1].index(","):])
+    opportunity.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    changed = extract_file_drop(settings, DS)
+    # the changed file lands again, whole, as a new batch (staging keeps the latest versions)
+    assert changed.rows == {"opportunity": first.rows["opportunity"] + 1}
+    assert changed.batch_id != first.batch_id
+    assert table_counts(settings, "raw_salesforce")["opportunity"] == (
+        2 * first.rows["opportunity"] + 1)
+
+
+def test_reject_share_above_the_limit_lands_nothing(tmp_path):
+    drop = drop_with(tmp_path / "drop", GOOD + BAD)
+    home = tmp_path / "home"
+    strict = settings_for(home, REVWH_SALESFORCE_FILE_DROP=str(drop),
+                          REVWH_MAX_REJECT_SHARE="0.1")
+    with pytest.raises(RejectShareExceeded, match="3 of 5 rows"):
+        extract_file_drop(strict, DS)
+    assert not (home / "warehouse.duckdb").exists() or not query(
+        strict, "select table_name from information_schema.tables "
+        "where table_schema = 'raw_salesforce' and table_name = 'opportunity'")
+    # the files were not recorded as processed: a run with a higher limit lands them once
+    lenient = settings_for(home, REVWH_SALESFORCE_FILE_DROP=str(drop),
+                           REVWH_MAX_REJECT_SHARE="0.9")
+    assert extract_file_drop(lenient, DS).rows == {"opportunity": 2}
+    assert table_counts(lenient, "raw_salesforce") == {"_rejects": 3, "opportunity": 2}
+
+
+def test_a_file_that_is_not_csv_is_one_reject(tmp_path):
+    drop = make_drop(tmp_path / "drop", clones=5, opportunity_clones=5)
+    (drop / "task.csv").write_bytes(b"")
+    settings = settings_for(tmp_path / "home", REVWH_SALESFORCE_FILE_DROP=str(drop))
+    result = extract_file_drop(settings, DS)
+    assert result.rejects == 1 and "task" not in result.rows
+    assert query(settings, "select table_name, line, reason like 'file is not readable%' "
+                 "from raw_salesforce._rejects") == [("task", 0, True)]
+
+
+RUN = ("from revwh.settings import load_settings\n"
+       "from revwh.extract.file_drop import extract_file_drop\n"
+       f"extract_file_drop(load_settings(), {DS!r})\n")
+
+
+def versions(settings) -> dict[str, Counter]:
+    out = {}
+    for table in table_counts(settings, "raw_salesforce"):
+        if not table.startswith("_"):
+            out[table] = Counter(query(settings, f'select * exclude (_batch_id, _extracted_at, '
+                                       f'_dlt_load_id) from raw_salesforce."{table}"'))
+    return out
+
+
+def test_kill_mid_extract_then_rerun_equals_uninterrupted_run(tmp_path):
+    drop = make_drop(tmp_path / "drop", clones=3000, opportunity_clones=3000)
+    crashed = settings_for(tmp_path / "crashed", REVWH_SALESFORCE_FILE_DROP=str(drop))
+    env = {**os.environ, "REVWH_HOME": str(crashed.home), "PYTHONPATH": str(ROOT),
+           "REVWH_SALESFORCE_FILE_DROP": str(drop)}
+    proc = subprocess.Popen([sys.executable, "-c", RUN], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # kill once dlt has begun its load package (the rows are being handed to dlt)
+    packages = crashed.dlt_dir / PIPELINE / "normalize" / "extracted"
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not (
+            packages.is_dir() and any(packages.iterdir())):
+        time.sleep(0.005)
+    assert proc.poll() is None, "the extraction ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    extract_file_drop(crashed, DS)
+    clean = settings_for(tmp_path / "clean", REVWH_SALESFORCE_FILE_DROP=str(drop))
+    extract_file_drop(clean, DS)
+    got, want = versions(crashed), versions(clean)
+    assert got == want
+    assert {t: sum(c.values()) for t, c in got.items()} == record_count(drop)
+    assert extract_file_drop(crashed, DS).total_rows == 0
