@@ -114,8 +114,8 @@ class EventData:
         if self._columns is None or self._columns[0] != organizer:
             cols = tuple(list(c) for c in zip(*self.attendees)) if self.attendees else \
                 tuple([] for _ in range(7))
-            self._columns = (organizer, cols, [a == organizer for a in cols[0]])
-        return self._columns[1] + (self._columns[2],)
+            self._columns = (organizer, cols + ([a == organizer for a in cols[0]],))
+        return self._columns[1]
 
 
 # -- content lines ----------------------------------------------------------------------------
@@ -136,10 +136,9 @@ def parse_lines(block: str) -> dict[str, list[Prop]]:
     text = "\n" + _UNFOLD.sub("", block).strip("\r\n")
     props: dict[str, list[Prop]] = {}
     depth = 0
-    n = 0
-    for m in _LINE.finditer(text):
-        n += 1
-        name = m.group(1).upper()
+    lines = _LINE.findall(text)
+    for name, raw_params, value in lines:
+        name = name.upper()
         if name == "BEGIN":
             depth += 1
             continue
@@ -148,11 +147,10 @@ def parse_lines(block: str) -> dict[str, list[Prop]]:
             continue
         if depth != 1 or name not in _READ:
             continue
-        raw_params = m.group(2)
         params = {k.upper(): _param_value(v) for k, v in _PARAM.findall(raw_params)} \
             if raw_params else {}
-        props.setdefault(name, []).append(Prop(name, params, m.group(3)))
-    if n != text.count("\n"):
+        props.setdefault(name, []).append(Prop(name, params, value))
+    if len(lines) != text.count("\n"):
         for i, line in enumerate(text.split("\n")[1:], 1):
             if not _LINE.match("\n" + line.rstrip("\r")):
                 # the line itself is not quoted: it may be a description or an address
@@ -396,6 +394,11 @@ def register_timezones(blocks: list[bytes]) -> None:
                                  + b"END:VCALENDAR\r\n")
 
 
+# id(tzinfo) -> (tzinfo, its name): a few zones, asked for on every occurrence (by id: some
+# tzinfo classes are not hashable; the tzinfo is kept so that its id is never reused)
+_TZ_NAMES: dict[int, tuple] = {}
+
+
 def tz_name(value) -> str | None:
     """A readable zone name for the timezone column."""
     if not isinstance(value, datetime):
@@ -403,6 +406,13 @@ def tz_name(value) -> str | None:
     tz = value.tzinfo
     if tz is None:
         return None
+    hit = _TZ_NAMES.get(id(tz))
+    if hit is None:
+        hit = _TZ_NAMES[id(tz)] = (tz, _zone_name(tz))
+    return hit[1]
+
+
+def _zone_name(tz) -> str:
     key = getattr(tz, "key", None) or getattr(tz, "zone", None)
     if key:
         return key
@@ -425,6 +435,14 @@ class CalendarReader:
         self.meetings = Columns(MEETING)
         self.attendees = Columns(ATTENDEE)
         self.rejects = Rejects(source)
+        self._m = self.meetings.lists(
+            "meeting_id", "uid", "recurrence_id", "calendar", "summary", "starts_at", "ends_at",
+            "is_all_day", "status", "organizer", "sequence", "organizer_name",
+            "organizer_domain", "is_internal_organizer", "organizer_is_hashed", "timezone",
+            "is_recurring", "subject_mode", "origin", "provider_id", "is_deleted")
+        self._a = self.attendees.lists(
+            "meeting_id", "address", "name", "partstat", "role", "calendar", "domain",
+            "is_internal", "address_is_hashed", "is_organizer")
         self.windows = [(datetime.fromisoformat(a), datetime.fromisoformat(b))
                         for a, b in task.windows]
 
@@ -544,7 +562,7 @@ class CalendarReader:
                 if len(self.rejects) == before:
                     _remember(digest, rows)
             self._emit(rows, blocks)
-            if len(self.meetings) + len(self.attendees) >= ROWS_PER_CHUNK:
+            if len(self._m[0]) + len(self._a[0]) >= ROWS_PER_CHUNK:
                 out += self.take()
         return out + self.take()
 
@@ -607,6 +625,7 @@ class CalendarReader:
         rows: list[tuple] = []
         seen = set()
         p = self.privacy
+        windows = self.windows
         for i, ev, start, end, rid in occurrences:
             if rid is None:
                 rid = start
@@ -624,16 +643,19 @@ class CalendarReader:
                 s_dt = start.astimezone(_UTC).replace(tzinfo=None)
                 e_dt = end.astimezone(_UTC).replace(tzinfo=None) if isinstance(end, datetime) \
                     else s_dt
-            if not any(a <= s_dt < b for a, b in self.windows):
-                continue
-            rid_s = _rid_string(rid)
+            for a, b in windows:
+                if a <= s_dt < b:
+                    break
+            else:
+                continue  # outside the window
+            rid_s = _rid_string(rid) if recurring else None
             meeting_id = f"{uid}{ID_SEPARATOR}{rid_s}" if recurring else uid
             if meeting_id in seen:
                 continue
             seen.add(meeting_id)
             src = ev if (ev.organizer or ev.attendees or master is None) else master
             status = "CANCELLED" if method == "CANCEL" else (ev.status or "CONFIRMED")
-            rows.append((i, meeting_id, uid, rid_s if recurring else None, p.subject(ev.summary),
+            rows.append((i, meeting_id, uid, rid_s, p.subject(ev.summary),
                          _us(s_dt), _us(e_dt), all_day, status, src.organizer, ev.sequence, tz,
                          recurring, "drop" if ev.private else p.subject_mode,
                          src.attendee_columns(src.organizer[0] if src.organizer else None)
@@ -647,14 +669,8 @@ class CalendarReader:
         origins = [f"{self.task.key}@{start}" for start, _ in blocks]
         (m_id, m_uid, m_rid, m_cal, m_sum, m_start, m_end, m_allday, m_status, m_org, m_seq,
          m_orgname, m_orgdom, m_orgint, m_orghash, m_tz, m_rec, m_mode, m_origin, m_pid,
-         m_del) = self.meetings.lists(
-            "meeting_id", "uid", "recurrence_id", "calendar", "summary", "starts_at", "ends_at",
-            "is_all_day", "status", "organizer", "sequence", "organizer_name",
-            "organizer_domain", "is_internal_organizer", "organizer_is_hashed", "timezone",
-            "is_recurring", "subject_mode", "origin", "provider_id", "is_deleted")
-        (a_id, a_addr, a_name, a_ps, a_role, a_cal, a_dom, a_int, a_hash, a_org) = \
-            self.attendees.lists("meeting_id", "address", "name", "partstat", "role", "calendar",
-                                 "domain", "is_internal", "address_is_hashed", "is_organizer")
+         m_del) = self._m
+        (a_id, a_addr, a_name, a_ps, a_role, a_cal, a_dom, a_int, a_hash, a_org) = self._a
         for (i, meeting_id, uid, rid, summary, s_us, e_us, all_day, status, org, seq, tz,
              recurring, mode, attendees) in rows:
             m_id.append(meeting_id)
