@@ -17,7 +17,12 @@ from pathlib import Path
 from revwh.extract.activity import icsfiles as IF
 from revwh.extract.activity.mail import DATASET, ITEM_TABLES, SourceUnreadable, batch_id
 from revwh.extract.activity.mailfiles import sha256_file
-from revwh.extract.activity.parallel import default_workers, ordered_map, worker_pool
+from revwh.extract.activity.parallel import (
+    coalesced,
+    default_workers,
+    ordered_map,
+    worker_pool,
+)
 from revwh.extract.activity.privacy import PrivacyConfig
 from revwh.extract.activity.tables import MEETING, REJECTS, Rejects
 from revwh.raw.landing import LandResult, land_stream, pipeline_state
@@ -117,9 +122,8 @@ def extract_calendars(settings: Settings, logical_date: str) -> LandResult:
         def items():
             if len(plan_rejects):
                 yield REJECTS, plan_rejects.take()
-            for tables in ordered_map(IF.run_task, [(t, config, CALENDAR_SOURCE) for t in tasks],
-                                      pool):
-                yield from tables
+            results = ordered_map(IF.run_task, [(t, config, CALENDAR_SOURCE) for t in tasks], pool)
+            yield from coalesced(t for tables in results for t in tables)
 
         result = land_stream(settings, pipeline_name=CALENDAR_PIPELINE, dataset=DATASET,
                              source=CALENDAR_SOURCE, batch_id=bid, items=items(),

@@ -9,6 +9,7 @@ from pathlib import Path
 from revwh.extract.activity import mailfiles as MF
 from revwh.extract.activity.parallel import (
     SMALL_INPUT_BYTES,
+    coalesced,
     default_workers,
     ordered_map,
     worker_pool,
@@ -155,9 +156,8 @@ def extract_mail(settings: Settings, logical_date: str) -> LandResult:
         def items():
             if len(plan_rejects):
                 yield REJECTS, plan_rejects.take()
-            for tables in ordered_map(MF.run_task, [(t, config, MAIL_SOURCE) for t in tasks],
-                                      pool):
-                yield from tables
+            results = ordered_map(MF.run_task, [(t, config, MAIL_SOURCE) for t in tasks], pool)
+            yield from coalesced(t for tables in results for t in tables)
 
         result = land_stream(settings, pipeline_name=MAIL_PIPELINE, dataset=DATASET,
                              source=MAIL_SOURCE, batch_id=bid, items=items(),

@@ -19,9 +19,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
+import pyarrow as pa
+
 T = TypeVar("T")
 
 SMALL_INPUT_BYTES = 8 << 20  # below this, starting worker processes costs more than it saves
+BATCH_ROWS = 400_000  # rows handed to the landing at once (see coalesced)
 
 
 def default_workers(extra: dict | None = None) -> int:
@@ -76,3 +79,24 @@ def ordered_map(fn: Callable[..., T], tasks: Iterable[tuple],
     finally:
         for f in pending:
             f.cancel()
+
+
+def coalesced(items: Iterable[tuple[str, pa.Table]], rows: int = BATCH_ROWS
+              ) -> Iterator[tuple[str, pa.Table]]:
+    """``(table name, arrow table)`` items joined into fewer, bigger ones, each table's rows in
+    their order: the landing pays a fixed cost per item, whatever its size. Everything held is
+    passed on once ``rows`` rows wait, so memory stays bounded."""
+    held: dict[str, list[pa.Table]] = {}
+    waiting = 0
+    for name, table in items:
+        held.setdefault(name, []).append(table)
+        waiting += table.num_rows
+        if waiting >= rows:
+            yield from _joined(held)
+            held, waiting = {}, 0
+    yield from _joined(held)
+
+
+def _joined(held: dict[str, list[pa.Table]]) -> Iterator[tuple[str, pa.Table]]:
+    for name, tables in held.items():
+        yield name, tables[0] if len(tables) == 1 else pa.concat_tables(tables)
