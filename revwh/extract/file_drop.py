@@ -1,8 +1,9 @@
 """File drops: CSV, JSON (lines) or Parquet exports named after the raw tables
 (`opportunity.csv`, `account.parquet`, ...) in a folder.
 
-Each file is recorded with its content hash once landed; a rerun skips files already landed, and a
-changed file lands again as a new batch (staging keeps the latest version of each record).
+Each file is recorded with its content hash once landed, in the same transaction or load as its
+rows; a rerun skips files already landed, and a changed file lands again as a new batch (staging
+keeps the latest version of each record).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 import duckdb
 
 from revwh.contract import SALESFORCE, TableContract
-from revwh.raw.landing import LandResult, land_kept, source_state, synced_pipeline
+from revwh.raw.direct import has_table, land_direct, landed_files
+from revwh.raw.landing import LandResult, land_kept, pipeline_state, source_state, synced_pipeline
 from revwh.raw.validate import check_file_into
 from revwh.settings import Settings
 
@@ -76,29 +78,73 @@ def discover(folder: Path, contracts: dict[str, TableContract] = SALESFORCE) -> 
 def extract_file_drop(settings: Settings, logical_date: str) -> LandResult:
     """Land every new or changed file of the Salesforce-shaped file drop as one batch.
 
-    The files are checked in one in-memory DuckDB (CSV parsed and type-checked there, in
-    parallel); the rows that fit stay in it until dlt lands them (see `land_kept`)."""
+    The files are checked in DuckDB (CSV parsed and type-checked there, in parallel). On a
+    DuckDB warehouse the same connection appends the rows that fit in one transaction (see
+    revwh.raw.direct); on other destinations dlt lands them (see `land_kept`)."""
     files = discover(settings.file_drop_dir)
+    if settings.target == "duckdb":
+        return _into_duckdb(settings, logical_date, files)
     p = synced_pipeline(settings, PIPELINE, DATASET)
-    processed: dict[str, str] = dict(source_state(p, SOURCE).get("processed_files", {}))
-    todo = [f for f in files if processed.get(f.key) != f.sha256]
-    skipped = [f.key for f in files if f not in todo]
-    digest = hashlib.sha256("".join(f.sha256 for f in todo).encode()).hexdigest()[:12]
-    batch_id = f"{SOURCE}:{logical_date}:{digest}"
+    processed = dict(source_state(p, SOURCE).get("processed_files", {}))
+    todo, skipped, batch_id = _plan(files, processed, logical_date)
     if not todo:
-        log.info("file drop: all %d files already landed", len(files))
         return LandResult(source=SOURCE, batch_id=batch_id, skipped=skipped)
     processed.update({f.key: f.sha256 for f in todo})
     with tempfile.TemporaryDirectory(prefix="revwh-file-drop-") as spill, \
             closing(duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
                                            "temp_directory": spill})) as con:
-        con.execute("set TimeZone = 'UTC'")
-        kept, rejects = [], []
-        for i, f in enumerate(todo):
-            checked = check_file_into(con, f.path, f.contract, source=SOURCE, target=f"__file_{i}")
-            rejects.append(checked.rejects)
-            kept.append((f.contract.name, checked))
+        kept, rejects = _check(con, todo)
         result = land_kept(settings, p, source=SOURCE, batch_id=batch_id, kept=kept,
                            rejects=rejects, state_update={"processed_files": processed})
     result.skipped = skipped
     return result
+
+
+def _into_duckdb(settings: Settings, logical_date: str, files: list[DropFile]) -> LandResult:
+    processed, from_dlt = _processed_in_duckdb(settings)
+    todo, skipped, batch_id = _plan(files, processed, logical_date)
+    if not todo:
+        return LandResult(source=SOURCE, batch_id=batch_id, skipped=skipped)
+    # the first direct landing also records what dlt had landed
+    landing = {**(processed if from_dlt else {}), **{f.key: f.sha256 for f in todo}}
+    with closing(duckdb.connect(str(settings.warehouse_path))) as con:
+        kept, rejects = _check(con, todo)
+        result = land_direct(con, dataset=DATASET, source=SOURCE, batch_id=batch_id, kept=kept,
+                             rejects=rejects, files=landing,
+                             max_reject_share=settings.max_reject_share)
+    result.skipped = skipped
+    return result
+
+
+def _processed_in_duckdb(settings: Settings) -> tuple[dict[str, str], bool]:
+    """The files landed in the DuckDB warehouse, and whether the list comes from the dlt
+    pipeline's state (a warehouse whose file drop dlt landed, before direct landing)."""
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(duckdb.connect(str(settings.warehouse_path))) as con:
+        processed = landed_files(con, DATASET, SOURCE)
+        via_dlt = not processed and has_table(con, DATASET, "_dlt_pipeline_state") and bool(
+            con.execute(f"select count(*) from {DATASET}._dlt_pipeline_state "
+                        "where pipeline_name = ?", [PIPELINE]).fetchall()[0][0])
+    if via_dlt:
+        state = pipeline_state(settings, PIPELINE, DATASET, SOURCE)
+        return dict(state.get("processed_files", {})), True
+    return processed, False
+
+
+def _plan(files: list[DropFile], processed: dict[str, str], logical_date: str):
+    todo = [f for f in files if processed.get(f.key) != f.sha256]
+    skipped = [f.key for f in files if f not in todo]
+    digest = hashlib.sha256("".join(f.sha256 for f in todo).encode()).hexdigest()[:12]
+    if not todo:
+        log.info("file drop: all %d files already landed", len(files))
+    return todo, skipped, f"{SOURCE}:{logical_date}:{digest}"
+
+
+def _check(con: duckdb.DuckDBPyConnection, todo: list[DropFile]):
+    con.execute("set TimeZone = 'UTC'")
+    kept, rejects = [], []
+    for i, f in enumerate(todo):
+        checked = check_file_into(con, f.path, f.contract, source=SOURCE, target=f"__file_{i}")
+        rejects.append(checked.rejects)
+        kept.append((f.contract.name, checked))
+    return kept, rejects

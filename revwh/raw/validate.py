@@ -40,7 +40,7 @@ class Checked:
         return self.good.num_rows + self.rejects.num_rows
 
 
-def _q(name: str) -> str:
+def sql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -49,7 +49,7 @@ def sql_literal(text: str) -> str:
 
 
 def _cast(col: str, kind: str) -> str:
-    value = f"nullif(trim({_q(col)}), '')"
+    value = f"nullif(trim({sql_name(col)}), '')"
     if kind == TIMESTAMP:  # offsets (+0000, Z) are honoured; stored as naive UTC
         return f"try_cast(try_cast({value} as timestamptz) as timestamp)"
     if kind == DATE:  # Salesforce sends dates, some exports send timestamps
@@ -83,7 +83,7 @@ class Kept:
 
     def select(self, *extra: str) -> str:
         """SQL for the rows that fit, in input order, with `extra` select expressions appended."""
-        cols = ", ".join([_q(c) for c in self.columns] + list(extra))
+        cols = ", ".join([sql_name(c) for c in self.columns] + list(extra))
         return f"select {cols} from {self.table} where __reason = '' order by __line"
 
     def arrow(self) -> pa.Table:
@@ -104,22 +104,22 @@ def check_into(con: duckdb.DuckDBPyConnection, relation: str, contract: TableCon
     for col in present:
         kind = contract.columns.get(col)
         if kind is None or kind == "string":
-            typed.append(f"{_q(col)}::VARCHAR as {_q(col)}")
+            typed.append(f"{sql_name(col)}::VARCHAR as {sql_name(col)}")
         else:
             cast = _cast(col, kind)
-            typed.append(f"{cast} as {_q(col)}")
+            typed.append(f"{cast} as {sql_name(col)}")
             checks.append(
-                f"case when nullif(trim({_q(col)}), '') is not null and {cast} is null then "
-                f"'{col}: ' || {_q(col)} || ' is not a valid {kind}' end")
+                f"case when nullif(trim({sql_name(col)}), '') is not null and {cast} is null then "
+                f"'{col}: ' || {sql_name(col)} || ' is not a valid {kind}' end")
         if col in contract.required:
-            checks.append(f"case when nullif(trim({_q(col)}), '') is null "
+            checks.append(f"case when nullif(trim({sql_name(col)}), '') is null "
                           f"then 'missing required {col}' end")
     for col in missing:
-        typed.append(f"null::{SQL_TYPES[contract.columns[col]]} as {_q(col)}")
+        typed.append(f"null::{SQL_TYPES[contract.columns[col]]} as {sql_name(col)}")
         if col in contract.required:
             checks.append(f"'missing required {col}'")
     reason = f"concat_ws('; ', {', '.join(checks)})" if checks else "''"
-    raw = f"to_json(struct_pack({', '.join(f'{_q(c)} := {_q(c)}' for c in present)}))::varchar"
+    raw = f"to_json(struct_pack({', '.join(f'{sql_name(c)} := {sql_name(c)}' for c in present)}))::varchar"
     con.execute(f"create or replace temp table {target} as select {reason} as __reason, __line, "
                 f"{', '.join(typed)}, case when {reason} <> '' then {raw} end as __raw "
                 f"from {relation} src")
@@ -172,7 +172,7 @@ def check_csv_into(con: duckdb.DuckDBPyConnection, path: Path, contract: TableCo
         return _csv_reject(path, contract, source, "no header line")
     rejects, scans = f"{target}_broken", f"{target}_scans"
     columns = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in header) + "}"
-    renamed = ", ".join(f"{_q(c)} as {_q(normalise_column(c))}" for c in header)
+    renamed = ", ".join(f"{sql_name(c)} as {sql_name(normalise_column(c))}" for c in header)
     try:
         con.execute(
             f"create or replace temp view {target}_rows as select row_number() over () + 1 "
@@ -267,11 +267,11 @@ def check_arrow(table: pa.Table, contract: TableContract, *, source: str, origin
                 continue
             t = field_.type
             if pa.types.is_nested(t):
-                cols.append(f"to_json({_q(field_.name)})::VARCHAR as {_q(field_.name)}")
+                cols.append(f"to_json({sql_name(field_.name)})::VARCHAR as {sql_name(field_.name)}")
             elif pa.types.is_timestamp(t) and t.tz is not None:
-                cols.append(f"strftime({_q(field_.name)}, '%Y-%m-%d %H:%M:%S.%f%z') as {_q(field_.name)}")
+                cols.append(f"strftime({sql_name(field_.name)}, '%Y-%m-%d %H:%M:%S.%f%z') as {sql_name(field_.name)}")
             else:
-                cols.append(f"{_q(field_.name)}::VARCHAR as {_q(field_.name)}")
+                cols.append(f"{sql_name(field_.name)}::VARCHAR as {sql_name(field_.name)}")
         con.execute(f"create temp view __rows as select __line, {', '.join(cols)} from __arrow_src")
         return check_relation(con, "__rows", contract, source=source, origin=origin)
     finally:

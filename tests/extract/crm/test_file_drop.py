@@ -1,5 +1,7 @@
-"""The Salesforce-shaped file drop on DuckDB: checked in DuckDB, landed by dlt in one load.
-Real files, a real warehouse; what the raw contract promises for files that do not fit it."""
+"""The Salesforce-shaped file drop on DuckDB: checked in DuckDB and appended in one transaction
+(revwh.raw.direct). Real files, a real warehouse; what the raw contract promises: Fivetran
+names, typed columns as dlt creates them, batch columns, rejects, processed files, crash safety.
+(PostgreSQL, where dlt lands the rows: test_postgres_destination.)"""
 
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ from collections import Counter
 
 import pytest
 
-from revwh.extract.file_drop import PIPELINE, extract_file_drop
-from revwh.raw.landing import RejectShareExceeded
+from revwh.extract.file_drop import DATASET, PIPELINE, SOURCE, extract_file_drop
+from revwh.raw.landing import RejectShareExceeded, land
 from tests.conftest import MINI_DROP, ROOT
 from tests.extract.crm.conftest import query, settings_for, table_counts
 from tests.extract.crm.sfdata import make_drop, record_count
@@ -118,7 +120,8 @@ def test_reject_share_above_the_limit_lands_nothing(tmp_path):
     lenient = settings_for(home, REVWH_SALESFORCE_FILE_DROP=str(drop),
                            REVWH_MAX_REJECT_SHARE="0.9")
     assert extract_file_drop(lenient, DS).rows == {"opportunity": 2}
-    assert table_counts(lenient, "raw_salesforce") == {"_rejects": 3, "opportunity": 2}
+    assert table_counts(lenient, "raw_salesforce") == {"_landed_files": 1, "_rejects": 3,
+                                                       "opportunity": 2}
 
 
 def test_a_file_that_is_not_csv_is_one_reject(tmp_path):
@@ -145,27 +148,52 @@ def versions(settings) -> dict[str, Counter]:
     return out
 
 
+def run_and_kill(settings, drop, cwd, after: float) -> bool:
+    """Run the extraction in a subprocess and SIGKILL it `after` seconds in; True if it was
+    still running then."""
+    env = {**os.environ, "REVWH_HOME": str(settings.home), "PYTHONPATH": str(ROOT),
+           "REVWH_SALESFORCE_FILE_DROP": str(drop)}
+    proc = subprocess.Popen([sys.executable, "-c", RUN], env=env, cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc.wait(timeout=after)
+        return False
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        return True
+
+
 def test_kill_mid_extract_then_rerun_equals_uninterrupted_run(tmp_path):
     drop = make_drop(tmp_path / "drop", clones=3000, opportunity_clones=3000)
-    crashed = settings_for(tmp_path / "crashed", REVWH_SALESFORCE_FILE_DROP=str(drop))
-    env = {**os.environ, "REVWH_HOME": str(crashed.home), "PYTHONPATH": str(ROOT),
-           "REVWH_SALESFORCE_FILE_DROP": str(drop)}
-    proc = subprocess.Popen([sys.executable, "-c", RUN], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # kill once dlt has begun its load package (the rows are being handed to dlt)
-    packages = crashed.dlt_dir / PIPELINE / "normalize" / "extracted"
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline and not (
-            packages.is_dir() and any(packages.iterdir())):
-        time.sleep(0.005)
-    assert proc.poll() is None, "the extraction ended before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-
-    extract_file_drop(crashed, DS)
     clean = settings_for(tmp_path / "clean", REVWH_SALESFORCE_FILE_DROP=str(drop))
-    extract_file_drop(clean, DS)
-    got, want = versions(crashed), versions(clean)
-    assert got == want
-    assert {t: sum(c.values()) for t, c in got.items()} == record_count(drop)
-    assert extract_file_drop(crashed, DS).total_rows == 0
+    started = time.monotonic()
+    assert not run_and_kill(clean, drop, tmp_path, after=300)
+    whole = time.monotonic() - started
+    want = versions(clean)
+    assert {t: sum(c.values()) for t, c in want.items()} == record_count(drop)
+
+    killed = 0
+    # kill at several points of the run (start-up, checks, the landing transaction)
+    for i, share in enumerate((0.4, 0.6, 0.8, 0.95)):
+        crashed = settings_for(tmp_path / f"crashed{i}", REVWH_SALESFORCE_FILE_DROP=str(drop))
+        killed += run_and_kill(crashed, drop, tmp_path, after=whole * share)
+        extract_file_drop(crashed, DS)
+        assert versions(crashed) == want, f"killed at {share:.0%} of the run"
+        assert extract_file_drop(crashed, DS).total_rows == 0
+    assert killed, "no run was still going when it was killed"
+
+
+def test_a_warehouse_landed_by_dlt_keeps_its_processed_files(tmp_path):
+    """Warehouses whose file drop dlt landed (the list of processed files in the dlt pipeline's
+    state) do not land those files again."""
+    drop = make_drop(tmp_path / "drop", clones=2, opportunity_clones=2)
+    settings = settings_for(tmp_path / "home", REVWH_SALESFORCE_FILE_DROP=str(drop))
+    from revwh.extract.file_drop import discover
+
+    landed = {f.key: f.sha256 for f in discover(drop) if f.key != "task.csv"}
+    land(settings, pipeline_name=PIPELINE, dataset=DATASET, source=SOURCE, batch_id="old",
+         batches=[], state_update={"processed_files": landed})
+    result = extract_file_drop(settings, DS)
+    assert set(result.rows) == {"task"} and sorted(result.skipped) == sorted(landed)
+    assert extract_file_drop(settings, DS).total_rows == 0
