@@ -197,3 +197,27 @@ def test_a_warehouse_landed_by_dlt_keeps_its_processed_files(tmp_path):
     result = extract_file_drop(settings, DS)
     assert set(result.rows) == {"task"} and sorted(result.skipped) == sorted(landed)
     assert extract_file_drop(settings, DS).total_rows == 0
+
+
+def test_file_drop_and_salesforce_api_share_the_raw_tables(tmp_path, sf_api, sf_drop):
+    """The API's dlt pipeline appends to tables the file drop created, and the other way round:
+    same columns, both batches kept."""
+    from revwh.extract.salesforce_api import extract_salesforce
+    from tests.extract.crm.conftest import sf_auth
+
+    server, _ = sf_api
+    expected = record_count(sf_drop)
+    for order in ("files_first", "api_first"):
+        settings = settings_for(tmp_path / order, REVWH_SALESFORCE_FILE_DROP=str(sf_drop))
+        runs = [lambda s: extract_file_drop(s, DS),
+                lambda s: extract_salesforce(s, DS, auth=sf_auth(server))]
+        for run in runs if order == "files_first" else runs[::-1]:
+            assert run(settings).rows == expected
+        counts = table_counts(settings, "raw_salesforce")
+        assert {t: counts[t] for t in expected} == {t: 2 * n for t, n in expected.items()}
+        api, files = query(settings, "select _source, count(*), count(discount_tier_c), "
+                           "count(_dlt_load_id) from raw_salesforce.opportunity group by 1 "
+                           "order by 1")
+        assert (api[0], files[0]) == ("salesforce_api", "salesforce_files")
+        assert api[1:] == files[1:] and files[1] == files[3] == expected["opportunity"]
+        assert files[2] > 0  # the custom field the contract does not know, from both
