@@ -238,26 +238,73 @@ def _month(y: int, m: int) -> tuple[int, int]:
     return hit
 
 
-def _fast_date(v: str) -> int | None:
-    """``Mon, 06 Nov 2023 15:39:46 +0000`` (the usual form), or None for anything else."""
-    if len(v) != 31 or v[3] != "," or v[16] != " " or v[19] != ":" or v[25] != " ":
-        return None
+# parts of the usual date form, each parsed once: messages share days, clock times and offsets
+_MISSING = object()
+_DAYS: dict[str, int | None] = {}
+_CLOCKS: dict[str, int | None] = {}
+_OFFSETS: dict[str, int | None] = {}
+_PART_CACHE_LIMIT = 200_000
+
+
+def _day(v: str) -> int | None:
+    """``Mon, 06 Nov 2023`` -> days from the epoch, or None."""
     try:
         month = _MONTHS[v[8:11].lower()]
         y = int(v[12:16])
         d = int(v[5:7])
-        hh, mm, ss = int(v[17:19]), int(v[20:22]), int(v[23:25])
-        oh, om = int(v[27:29]), int(v[29:31])
     except (KeyError, ValueError):
         return None
-    if not (MIN_YEAR <= y <= MAX_YEAR and hh < 24 and mm < 60 and ss < 61 and oh < 24
-            and om < 60 and v[26] in "+-"):
+    if not MIN_YEAR <= y <= MAX_YEAR:
         return None
     first, length = _month(y, month)
-    if not 1 <= d <= length:
+    return first + d - 1 if 1 <= d <= length else None
+
+
+def _clock(v: str) -> int | None:
+    """``15:39:46`` -> seconds of the day (a leap second counts as :59), or None."""
+    try:
+        hh, mm, ss = int(v[0:2]), int(v[3:5]), int(v[6:8])
+    except ValueError:
         return None
-    off = (oh * 3600 + om * 60) * (-1 if v[26] == "-" else 1)
-    return ((first + d - 1) * 86400 + hh * 3600 + mm * 60 + min(ss, 59) - off) * 1_000_000
+    return hh * 3600 + mm * 60 + min(ss, 59) if hh < 24 and mm < 60 and ss < 61 else None
+
+
+def _offset(v: str) -> int | None:
+    """``+0100`` -> seconds east of UTC, or None."""
+    try:
+        oh, om = int(v[1:3]), int(v[3:5])
+    except ValueError:
+        return None
+    if not (oh < 24 and om < 60 and v[0] in "+-"):
+        return None
+    return (oh * 3600 + om * 60) * (-1 if v[0] == "-" else 1)
+
+
+def _part(cache: dict, key: str, parse) -> int | None:
+    hit = cache.get(key, _MISSING)
+    if hit is _MISSING:
+        if len(cache) > _PART_CACHE_LIMIT:
+            cache.clear()
+        hit = cache[key] = parse(key)
+    return hit
+
+
+def _fast_date(v: str) -> int | None:
+    """``Mon, 06 Nov 2023 15:39:46 +0000`` (the usual form), or None for anything else."""
+    if len(v) != 31 or v[3] != "," or v[16] != " " or v[19] != ":" or v[25] != " ":
+        return None
+    day = _DAYS.get(v[:16], _MISSING)
+    if day is _MISSING:
+        day = _part(_DAYS, v[:16], _day)
+    clock = _CLOCKS.get(v[17:25], _MISSING)
+    if clock is _MISSING:
+        clock = _part(_CLOCKS, v[17:25], _clock)
+    off = _OFFSETS.get(v[26:], _MISSING)
+    if off is _MISSING:
+        off = _part(_OFFSETS, v[26:], _offset)
+    if day is None or clock is None or off is None:
+        return None
+    return (day * 86400 + clock - off) * 1_000_000
 
 
 def parse_date_us(value: str) -> int:

@@ -44,7 +44,7 @@ MAX_FILE_BYTES = 1 << 30
 PART_BYTES = 8 << 20  # a calendar file is processed in parts of about this many bytes of events
 ROWS_PER_CHUNK = 50_000
 ID_SEPARATOR = "/"  # meeting_id = UID + "/" + RECURRENCE-ID for occurrences of a series
-CACHE_GROUPS = 20_000  # expanded series remembered per process
+CACHE_GROUPS = 60_000  # expanded series remembered per process (~half of S=10 per worker)
 
 _CACHE: OrderedDict[bytes, list[tuple]] = OrderedDict()
 

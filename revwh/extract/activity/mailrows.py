@@ -107,13 +107,11 @@ class MailRows:
         from_list = self._people(f.get("from"), "From")
         if message_id is None:
             message_id = synthetic_message_id(f)
-        self.add_message(
-            message_id=message_id, mailbox=mailbox, origin=origin, sent_us=sent_us,
-            in_reply_to=H.message_ids(irt) if irt else [],
-            references=H.message_ids(refs) if refs else [],
-            sender=from_list[0] if from_list else None, subject=subject,
-            to=self._people(f.get("to"), "To"), cc=self._people(f.get("cc"), "Cc"),
-            provider_id=provider_id, provider_thread_id=provider_thread_id)
+        self._append(message_id, mailbox, origin, sent_us,
+                     H.message_ids(irt) if irt else [], H.message_ids(refs) if refs else [],
+                     from_list[0] if from_list else None, subject,
+                     self._people(f.get("to"), "To"), self._people(f.get("cc"), "Cc"),
+                     provider_id, provider_thread_id)
 
     def add_message(self, *, message_id: str, mailbox: str, origin: str, sent_us: int,
                     in_reply_to: list[str], references: list[str],
@@ -122,6 +120,13 @@ class MailRows:
                     provider_id: str | None = None, provider_thread_id: str | None = None,
                     ) -> None:
         """One message from already-decoded values (names are display names, addresses raw)."""
+        self._append(message_id, mailbox, origin, sent_us, in_reply_to, references, sender,
+                     subject, to, cc, provider_id, provider_thread_id)
+
+    def _append(self, message_id: str, mailbox: str, origin: str, sent_us: int,
+                in_reply_to: list[str], references: list[str], sender: tuple[str, str] | None,
+                subject: str | None, to: list[tuple[str, str]], cc: list[tuple[str, str]],
+                provider_id: str | None, provider_thread_id: str | None) -> None:
         p = self.privacy
         if sender is not None:
             addr, domain, internal, hashed = p.address(sender[1])
@@ -140,7 +145,7 @@ class MailRows:
         sent_l.append(sent_us)
         fa_l.append(addr)
         fn_l.append(name)
-        subj_l.append(p.subject(subject))
+        subj_l.append(subject if p.subject_mode == "keep" else p.subject(subject))
         isi_l.append(internal)
         fd_l.append(domain)
         fh_l.append(hashed)
