@@ -81,8 +81,7 @@ def land_direct(con: duckdb.DuckDBPyConnection, *, dataset: str, source: str, ba
                 # timestamps are stored as dlt stores them: with time zone (the values are UTC)
                 typed = [f"{_q(c)}::TIMESTAMPTZ as {_q(c)}" if t == "TIMESTAMP" else _q(c)
                          for c, t in _types(con, k)]
-                _append(con, dataset, table, f"select {', '.join(typed + list(batch))} "
-                        f"from {k.table} where __reason = '' order by __line")
+                _append(con, dataset, table, k.select(*batch, columns=typed))
                 result.rows[table] = result.rows.get(table, 0) + k.rows
         if reject_rows:
             _append(con, dataset, "_rejects", f"select *, {', '.join(batch)} from __rejects")

@@ -81,10 +81,12 @@ class Kept:
     rejects: pa.Table
     missing_columns: list[str] = field(default_factory=list)
 
-    def select(self, *extra: str) -> str:
-        """SQL for the rows that fit, in input order, with `extra` select expressions appended."""
-        cols = ", ".join([sql_name(c) for c in self.columns] + list(extra))
-        return f"select {cols} from {self.table} where __reason = '' order by __line"
+    def select(self, *extra: str, columns: list[str] | None = None) -> str:
+        """SQL for the rows that fit: `columns` (select expressions for `self.columns`, default
+        the columns as they are) and then `extra`. The rows come in input order: the table was
+        filled in that order and DuckDB keeps insertion order (no sort needed)."""
+        cols = columns or [sql_name(c) for c in self.columns]
+        return f"select {', '.join(cols + list(extra))} from {self.table} where __reason = ''"
 
     def arrow(self) -> pa.Table:
         return self.con.sql(self.select()).to_arrow_table()
@@ -100,17 +102,18 @@ def check_into(con: duckdb.DuckDBPyConnection, relation: str, contract: TableCon
     if missing:
         log.warning("%s %s: expected columns missing, loaded as null: %s",
                     source, contract.name, ", ".join(missing))
-    checks, typed = [], []
-    for col in present:
+    # each cast once: the innermost select casts, the next derives the reasons from the casts
+    casts, typed, checks = [], [], []
+    for i, col in enumerate(present):
         kind = contract.columns.get(col)
         if kind is None or kind == "string":
             typed.append(f"{sql_name(col)}::VARCHAR as {sql_name(col)}")
         else:
-            cast = _cast(col, kind)
-            typed.append(f"{cast} as {sql_name(col)}")
+            casts.append(f"{_cast(col, kind)} as __cast_{i}")
+            typed.append(f"__cast_{i} as {sql_name(col)}")
             checks.append(
-                f"case when nullif(trim({sql_name(col)}), '') is not null and {cast} is null then "
-                f"'{col}: ' || {sql_name(col)} || ' is not a valid {kind}' end")
+                f"case when __cast_{i} is null and nullif(trim({sql_name(col)}), '') is not null "
+                f"then '{col}: ' || {sql_name(col)} || ' is not a valid {kind}' end")
         if col in contract.required:
             checks.append(f"case when nullif(trim({sql_name(col)}), '') is null "
                           f"then 'missing required {col}' end")
@@ -119,10 +122,13 @@ def check_into(con: duckdb.DuckDBPyConnection, relation: str, contract: TableCon
         if col in contract.required:
             checks.append(f"'missing required {col}'")
     reason = f"concat_ws('; ', {', '.join(checks)})" if checks else "''"
-    raw = f"to_json(struct_pack({', '.join(f'{sql_name(c)} := {sql_name(c)}' for c in present)}))::varchar"
-    con.execute(f"create or replace temp table {target} as select {reason} as __reason, __line, "
-                f"{', '.join(typed)}, case when {reason} <> '' then {raw} end as __raw "
-                f"from {relation} src")
+    raw = "to_json(struct_pack(" + ", ".join(
+        f"{sql_name(c)} := {sql_name(c)}" for c in present) + "))::varchar"
+    cast_src = f"(select *, {', '.join(casts)} from {relation})" if casts else relation
+    # the raw text (JSON of the row's fields as read) is built for rejects only
+    con.execute(f"create or replace temp table {target} as select __reason, __line, "
+                f"{', '.join(typed)}, case when __reason <> '' then {raw} end as __raw "
+                f"from (select *, {reason} as __reason from {cast_src} src)")
     rejects = con.sql(
         "select $1 as source, $2 as table_name, $3 as origin, __line::bigint as line, "
         f"__reason as reason, __raw as raw_text from {target} where __reason <> '' "
