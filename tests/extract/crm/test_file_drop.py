@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -126,12 +127,18 @@ def test_reject_share_above_the_limit_lands_nothing(tmp_path):
 
 def test_a_file_that_is_not_csv_is_one_reject(tmp_path):
     drop = make_drop(tmp_path / "drop", clones=5, opportunity_clones=5)
+    opportunities = record_count(drop)["opportunity"]
     (drop / "task.csv").write_bytes(b"")
-    settings = settings_for(tmp_path / "home", REVWH_SALESFORCE_FILE_DROP=str(drop))
+    (drop / "event.csv").write_bytes(random.Random(1).randbytes(3000))  # binary, named .csv
+    settings = settings_for(tmp_path / "home", REVWH_SALESFORCE_FILE_DROP=str(drop),
+                            REVWH_MAX_REJECT_SHARE="0.5")
     result = extract_file_drop(settings, DS)
-    assert result.rejects == 1 and "task" not in result.rows
+    assert result.rejects == 2 and "task" not in result.rows and "event" not in result.rows
+    assert result.rows["opportunity"] == opportunities
     assert query(settings, "select table_name, line, reason like 'file is not readable%' "
-                 "from raw_salesforce._rejects") == [("task", 0, True)]
+                 "from raw_salesforce._rejects order by 1") == [("event", 0, True),
+                                                                ("task", 0, True)]
+    assert extract_file_drop(settings, DS).total_rows == 0
 
 
 RUN = ("from revwh.settings import load_settings\n"
