@@ -1,5 +1,6 @@
-"""The quality gate: dbt source freshness and data tests, then the Great Expectations suites in
-`expectations/`, all on the candidate version before anything is published (DESIGN §3).
+"""The quality gate: dbt source freshness and data tests (a read-only dbt process) alongside the
+Great Expectations suites in `expectations/`, all on the candidate version before anything is
+published (DESIGN §3).
 
 Suites are GX's own JSON. A suite's `meta` says what it checks: `table`, `layer` (`marts`: the
 candidate version's table; `raw`: the rows of a raw table landed since the last published
@@ -10,7 +11,8 @@ version (`min_rows`/`max_rows`: the volume-change bounds).
 On DuckDB, GX's SQL datasource fails (DESIGN §7), so tables are read into dataframes: only the
 columns a suite uses, in chunks of at most `gate_chunk_rows` rows partitioned by the hash of the
 key (so a uniqueness check within a chunk is a check over the table). Table-level expectations
-(row counts, column aggregates) see a projection of just their columns over the whole table.
+(row counts, column aggregates) see a projection of just their columns over the whole table;
+column-existence checks see the table's columns with no rows. Frames are read through Arrow.
 On PostgreSQL, GX's SQL datasource validates the tables in place.
 
 Every result is recorded in `quality.validation_run` / `quality.validation_result` and rendered
@@ -31,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from revwh.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, Settings
-from revwh.transform import DbtResult, run_dbt_commands
+from revwh.transform import DbtResult, start_dbt_commands
 from revwh.warehouse import META_SCHEMA, Connection, connect
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,15 @@ QUALITY_SCHEMA = "quality"
 CHUNKABLE_PREFIXES = ("expect_column_values_to_", "expect_column_pair_values_",
                       "expect_multicolumn_", "expect_compound_columns_to_be_unique",
                       "expect_select_column_values_to_be_unique_within_record")
+
+
+# dbt tests only read: several at once overlap dbt's per-test overhead with the queries (the
+# build keeps the profile's threads: concurrent DDL in one DuckDB schema can conflict)
+GATE_DBT_THREADS = 4
+# expectations about the columns alone: validated on the table's empty result (no rows read)
+SCHEMA_TYPES = ("expect_column_to_exist", "expect_table_columns_to_match_set",
+                "expect_table_columns_to_match_ordered_list",
+                "expect_table_column_count_to_equal", "expect_table_column_count_to_be_between")
 
 
 class GateFailed(RuntimeError):
@@ -216,12 +227,28 @@ def _combine(outcomes: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
+def _frame(con: Connection, sql: str, params: list) -> pd.DataFrame:
+    """A query's rows as a dataframe for GX, through Arrow: DuckDB's own `.df()` builds Python
+    objects for every string and pandas then converts them again (most of the gate's time at
+    S=10). Decimals become doubles, as `.df()` makes them."""
+    import pyarrow as pa
+
+    table = con.arrow(sql, params)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_decimal(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.float64()))
+    return table.to_pandas()
+
+
 def _validate_duckdb(validator: _Validator, con: Connection, spec: dict, relation: str,
                      where: str, params: list, parameters: dict, chunk_rows: int) -> list[dict]:
-    meta, expectations = spec["meta"], spec["expectations"]
+    meta = spec["meta"]
+    schema_only = [e for e in spec["expectations"] if e["type"] in SCHEMA_TYPES]
+    expectations = [e for e in spec["expectations"] if e["type"] not in SCHEMA_TYPES]
     total = con.scalar(f"select count(*) from {relation} {where}", params)
     if total <= chunk_rows:  # one frame, one validation: GX's fixed cost is per validation
-        chunked, whole = [], expectations
+        chunked, whole = [], expectations + schema_only
+        schema_only = []
     else:
         chunked = [e for e in expectations if _is_chunkable(e)
                    or (e["type"] == "expect_column_values_to_be_unique"
@@ -236,16 +263,20 @@ def _validate_duckdb(validator: _Validator, con: Connection, spec: dict, relatio
         for i in range(n):
             part_filter = f"hash(\"{meta['key']}\") % {n} = {i}" if n > 1 else "true"
             clause = f"{where} and {part_filter}" if where else f"where {part_filter}"
-            frame = con.df(f"select {select} from {relation} {clause}", params)
+            frame = _frame(con, f"select {select} from {relation} {clause}", params)
             parts += [_outcome(spec, r, f"chunk {i + 1}/{n}") for r in
                       validator.frame(spec["name"], chunked, frame, parameters)]
         outcomes += _combine(parts)
     if whole:
         cols = sorted({c for e in whole for c in _columns_of(e)} | {meta.get("key")} - {None})
-        frame = con.df(f"select {', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)} "
-                       f"from {relation} {where}", params)
+        frame = _frame(con, f"select {', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)} "
+                            f"from {relation} {where}", params)
         outcomes += [_outcome(spec, r, "table") for r in
                      validator.frame(spec["name"], whole, frame, parameters)]
+    if schema_only:
+        frame = _frame(con, f"select * from {relation} limit 0", [])
+        outcomes += [_outcome(spec, r, "columns") for r in
+                     validator.frame(spec["name"], schema_only, frame, parameters)]
     return outcomes
 
 
@@ -322,11 +353,16 @@ def run_gate(settings: Settings, schema: str, as_of: str) -> GateReport:
     """Audit the candidate `schema`. Raises GateFailed naming every failure."""
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     report = GateReport(schema=schema)
-    # one dbt process for both: dbt's start-up and the project's parse are paid once
-    report.dbt += run_dbt_commands(settings, schema, [
+    # one dbt process for both (dbt's start-up and the project's parse are paid once), read-only
+    # and running while GX validates: the two halves of the gate overlap
+    dbt = start_dbt_commands(settings, schema, [
         ["source", "freshness", "--select", "source:salesforce"],
-        ["test", "--exclude-resource-type", "unit_test"]], as_of)
-    report.expectations, report.data_docs = run_expectations(settings, schema)
+        ["test", "--exclude-resource-type", "unit_test", "--threads", str(GATE_DBT_THREADS)]],
+        as_of, read_only=True)
+    try:
+        report.expectations, report.data_docs = run_expectations(settings, schema)
+    finally:
+        report.dbt += dbt.results()
     record(settings, report, as_of, started)
     if not report.passed:
         raise GateFailed(f"quality gate failed for {schema}, nothing published "

@@ -45,13 +45,15 @@ class DbtResult:
         return "; ".join(f"{n['name']}: {n['message'] or n['status']}" for n in self.failures)
 
 
-def dbt_env(settings: Settings, schema: str) -> dict[str, str]:
+def dbt_env(settings: Settings, schema: str, read_only: bool = False) -> dict[str, str]:
     env = {"REVWH_DBT_TARGET": settings.target, "REVWH_BUILD_SCHEMA": schema,
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
            # every session in UTC: timestamps land as timestamptz, models cast them to timestamp
            "PGTZ": "UTC"}
     if settings.target == "duckdb":
         env["REVWH_DUCKDB_PATH"] = str(settings.warehouse_path)
+        # a read-only dbt process lets other processes read the file at the same time
+        env["REVWH_DUCKDB_ACCESS_MODE"] = "read_only" if read_only else "automatic"
     else:
         url = urlparse(settings.postgres_dsn)
         env.update({"REVWH_PG_HOST": url.hostname or "127.0.0.1",
@@ -62,10 +64,15 @@ def dbt_env(settings: Settings, schema: str) -> dict[str, str]:
     return env
 
 
-def dbt_vars(settings: Settings, as_of: str) -> dict:
-    """The vars of every dbt command of a run (revwh.cosmos_dbt passes the same)."""
-    return {"as_of_date": as_of, "company_domains": list(settings.company_domains),
-            "hash_external_addresses": settings.hash_external_addresses}
+def dbt_vars(settings: Settings, as_of: str, changed_since: str | None = None) -> dict:
+    """The vars of every dbt command of a run (revwh.cosmos_dbt passes the same).
+    `changed_since`: the build time of the version the incremental models were carried over from
+    (activity landed after it is recomputed, whatever its date)."""
+    found = {"as_of_date": as_of, "company_domains": list(settings.company_domains),
+             "hash_external_addresses": settings.hash_external_addresses}
+    if changed_since:
+        found["activity_changed_since"] = changed_since
+    return found
 
 
 def _results_file(target_path: Path, args: list[str]) -> Path:
@@ -74,11 +81,46 @@ def _results_file(target_path: Path, args: list[str]) -> Path:
                           else "run_results.json")
 
 
-def run_dbt_commands(settings: Settings, schema: str, commands: list[list[str]], as_of: str,
-                     extra_vars: dict | None = None) -> list[DbtResult]:
-    """Run dbt commands one after another in ONE subprocess (dbt's import and the project's
-    parse are paid once; the DuckDB file is held only while it runs) and read their results.
-    Never raises for model or test failures."""
+class DbtRun:
+    """dbt commands running in a subprocess (`start_dbt_commands`); `results()` waits for them."""
+
+    def __init__(self, proc: subprocess.Popen, commands: list[list[str]], files: list[Path],
+                 target_path: Path, output: Path):
+        self.proc, self.commands, self.files = proc, commands, files
+        self.target_path, self.output = target_path, output
+
+    def results(self) -> list[DbtResult]:
+        self.proc.wait()
+        target_path = self.target_path
+        status_file = target_path / STATUS_FILE
+        statuses = json.loads(status_file.read_text()) if status_file.exists() else []
+        results = []
+        for i, (args, results_file) in enumerate(zip(self.commands, self.files)):
+            ok = i < len(statuses) and statuses[i]["success"]
+            nodes = []
+            if results_file.exists():
+                for r in json.loads(results_file.read_text()).get("results", []):
+                    uid = r["unique_id"]
+                    nodes.append({"name": uid.split(".")[2 if uid.startswith("test.") else -1],
+                                  "unique_id": uid, "status": r["status"],
+                                  "message": r.get("message") or "",
+                                  "failures": r.get("failures")})
+            if not ok and not any(n["status"] in ("error", "fail") for n in nodes):
+                why = statuses[i]["error"] if i < len(statuses) else " | ".join(
+                    self.output.read_text(errors="replace").strip().splitlines()[-5:])
+                nodes.append({"name": f"dbt {args[0]}", "unique_id": "", "status": "error",
+                              "message": why, "failures": None})
+            log.info("dbt %s: %s", " ".join(args), "ok" if ok else "failed")
+            results.append(DbtResult(command=" ".join(args), success=ok, nodes=nodes,
+                                     target_path=target_path))
+        return results
+
+
+def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]], as_of: str,
+                       extra_vars: dict | None = None, read_only: bool = False) -> DbtRun:
+    """Start dbt commands, one after another in ONE subprocess (dbt's import and the project's
+    parse are paid once; the DuckDB file is held only while it runs). `read_only` (commands
+    that only read, e.g. tests) lets this process share the DuckDB file with readers."""
     target_path = settings.home / "dbt_target" / schema
     files = [_results_file(target_path, args) for args in commands]
     if len(set(files)) != len(files):
@@ -88,32 +130,23 @@ def run_dbt_commands(settings: Settings, schema: str, commands: list[list[str]],
             "target_path": str(target_path),
             # one parse cache per warehouse target, reused by every version (revwh.dbt_runner)
             "parse_path": str(settings.home / "dbt_target" / f"_parse_{settings.target}")}
+    output = target_path / "revwh_runner.log"
     for f in [*files, target_path / STATUS_FILE]:
         f.unlink(missing_ok=True)
-    proc = subprocess.run([sys.executable, "-m", "revwh.dbt_runner", json.dumps(spec)],
-                          env={**os.environ, **dbt_env(settings, schema)}, capture_output=True,
-                          text=True, cwd=DBT_PROJECT_DIR, check=False)
-    status_file = target_path / STATUS_FILE
-    statuses = json.loads(status_file.read_text()) if status_file.exists() else []
-    results = []
-    for i, (args, results_file) in enumerate(zip(commands, files)):
-        ok = i < len(statuses) and statuses[i]["success"]
-        nodes = []
-        if results_file.exists():
-            for r in json.loads(results_file.read_text()).get("results", []):
-                uid = r["unique_id"]
-                nodes.append({"name": uid.split(".")[2 if uid.startswith("test.") else -1],
-                              "unique_id": uid, "status": r["status"],
-                              "message": r.get("message") or "", "failures": r.get("failures")})
-        if not ok and not any(n["status"] in ("error", "fail") for n in nodes):
-            why = statuses[i]["error"] if i < len(statuses) else " | ".join(
-                (proc.stdout + proc.stderr).strip().splitlines()[-5:])
-            nodes.append({"name": f"dbt {args[0]}", "unique_id": "", "status": "error",
-                          "message": why, "failures": None})
-        log.info("dbt %s: %s", " ".join(args), "ok" if ok else "failed")
-        results.append(DbtResult(command=" ".join(args), success=ok, nodes=nodes,
-                                 target_path=target_path))
-    return results
+    target_path.mkdir(parents=True, exist_ok=True)
+    # output to a file, not a pipe: nobody reads a pipe while the caller works alongside
+    with output.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "revwh.dbt_runner", json.dumps(spec)],
+                                env={**os.environ, **dbt_env(settings, schema, read_only)},
+                                stdout=out, stderr=subprocess.STDOUT, cwd=DBT_PROJECT_DIR)
+    return DbtRun(proc, commands, files, target_path, output)
+
+
+def run_dbt_commands(settings: Settings, schema: str, commands: list[list[str]], as_of: str,
+                     extra_vars: dict | None = None) -> list[DbtResult]:
+    """Run dbt commands in one subprocess (`start_dbt_commands`) and read their results.
+    Never raises for model or test failures."""
+    return start_dbt_commands(settings, schema, commands, as_of, extra_vars).results()
 
 
 def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
@@ -175,17 +208,18 @@ def _drop_tables(settings: Settings, schema: str, names: list[str]) -> None:
 
 
 def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: str | None = None,
-                    full_refresh: bool = False) -> DbtResult:
+                    previous_built_at: str | None = None, full_refresh: bool = False) -> DbtResult:
     """Seeds and models into `schema`; tests are the quality gate's job.
 
-    With `previous` (the published version), incremental models continue from its tables
-    (`carry_over`); `full_refresh` rebuilds everything from the raw layer. If the build fails on
+    With `previous` (the published version, built at `previous_built_at`), incremental models
+    continue from its tables (`carry_over`); `full_refresh` rebuilds everything from the raw layer. If the build fails on
     a carried-over model (e.g. its columns changed), it is rebuilt once without carry-over."""
     args = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
     carried = carry_over(settings, schema, previous) if previous and not full_refresh else []
-    result = run_dbt(settings, schema, args, as_of)
+    since = {"activity_changed_since": previous_built_at} if carried and previous_built_at else {}
+    result = run_dbt(settings, schema, args, as_of, since)
     result.carried_over = carried
     if not result.success and carried and {n["name"] for n in result.failures} & set(carried):
         log.warning("build on carried-over tables failed (%s): rebuilding them in full",

@@ -77,6 +77,10 @@ class DuckDBConnection(Connection):
     def df(self, sql, params=()):
         return self.con.execute(sql, list(params)).df()
 
+    def arrow(self, sql, params=()):
+        """The result as a pyarrow Table (columnar all the way: no per-value conversion)."""
+        return self.con.sql(sql, params=list(params)).to_arrow_table()
+
     def write_frame(self, schema, table, frame):
         self.con.register("__frame", frame)
         try:
