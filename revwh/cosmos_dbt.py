@@ -73,7 +73,8 @@ def prepare(settings: Settings, ds: str, full_refresh: bool) -> dict:
     previous = None if full_refresh else publish.current(settings, "marts")
     version = publish.new_version(settings, "marts", ds)
     carried = carry_over(settings, version, previous.version) if previous else []
-    return {"version": version, "full_refresh": full_refresh, "carried_over": carried}
+    return {"version": version, "full_refresh": full_refresh, "carried_over": carried,
+            "changed_since": str(previous.built_at) if carried else None}
 
 
 def finish(settings: Settings, prepared: dict) -> dict:
@@ -95,9 +96,9 @@ def candidate_env(context, operator) -> None:
     from revwh.transform import dbt_env, dbt_vars
 
     settings = load_settings()
-    version = context["ti"].xcom_pull(task_ids=PREPARE_TASK)["version"]
-    operator.env = {**(operator.env or {}), **dbt_env(settings, version)}
-    operator.vars = dbt_vars(settings, context["ds"])
+    prepared = context["ti"].xcom_pull(task_ids=PREPARE_TASK)
+    operator.env = {**(operator.env or {}), **dbt_env(settings, prepared["version"])}
+    operator.vars = dbt_vars(settings, context["ds"], prepared.get("changed_since"))
 
 
 def _step(fn, *args):

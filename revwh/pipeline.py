@@ -110,6 +110,7 @@ def build(settings: Settings, ds: str, full_refresh: bool = False) -> dict:
     try:
         result = build_candidate(settings, version, ds,
                                  previous=previous.version if previous else None,
+                                 previous_built_at=str(previous.built_at) if previous else None,
                                  full_refresh=full_refresh)
     except Exception:
         publish.mark_failed(settings, version)

@@ -4,10 +4,18 @@ nothing is dropped for not matching. The PostgreSQL test compares `activity_rows
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from revwh import pipeline
-from tests.marts.conftest import DS, Built, demo_activity, marts_settings, query
+from revwh import pipeline, publish
+from tests.marts.conftest import (
+    ACTIVITY_INCREMENTAL,
+    DS,
+    Built,
+    demo_activity,
+    marts_settings,
+    query,
+)
 from tests.marts.truth_checks import Query
 
 ACTIVITY_MARTS = ("fct_activity", "opportunity_engagement")
@@ -160,3 +168,33 @@ def test_hashed_external_addresses_match_exactly_as_in_clear(built: Built, demo_
     (stakeholders,), = query(settings, f'select sum(stakeholders_engaged) from '
                                        f'"{hashed["version"]}".int_opportunity_stakeholders')
     assert stakeholders > 0
+
+
+def test_mail_landed_late_is_recomputed_whatever_its_date(built: Built, demo_dir: Path,
+                                                          tmp_path: Path):
+    """A mailbox landed after the last build, its mail going back years: the next incremental
+    build widens its window to the oldest message landed (int_activity_window), and the activity
+    marts equal a full refresh's."""
+    mailbox = min((demo_dir / "mail").glob("*.mbox"))
+    folder = tmp_path / "late_mail"
+    folder.mkdir()
+    shutil.copy(mailbox, folder / f"late-{mailbox.name}")  # a new file: it lands again
+    late = marts_settings(built.settings.home, demo_dir / "crm" / "salesforce",
+                          REVWH_MAIL_DIR=str(folder))
+    landed = pipeline.extract(late, DS, "mail")
+    assert sum(landed["rows"].values()) > 1000
+    rebuilt = pipeline.build(late, DS)
+    assert set(rebuilt["carried_over"]) >= ACTIVITY_INCREMENTAL
+    since = str(publish.current(late, "marts").built_at)
+    (window_start, lookback_start, changed_since), = query(
+        late, f'select window_start, lookback_start, changed_since '
+              f'from "{rebuilt["version"]}".int_activity_window')
+    (oldest,), = query(late, "select cast(min(sent_at) as timestamp) from raw_activity.activity_email "
+                             "where _extracted_at > cast(? as timestamp)", [since])
+    assert str(changed_since) == since and window_start == oldest < lookback_start
+    for model in ("fct_activity", "int_email_responses", "opportunity_engagement"):
+        for a, b in ((rebuilt["version"], built.full["version"]),
+                     (built.full["version"], rebuilt["version"])):
+            (differing,), = query(late, f'select count(*) from (select * from "{a}"."{model}" '
+                                        f'except all select * from "{b}"."{model}") as d')
+            assert differing == 0, model

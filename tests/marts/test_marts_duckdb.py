@@ -13,7 +13,15 @@ import pytest
 from revwh import pipeline
 from revwh.warehouse import connect
 from tests.marts import truth_checks as tc
-from tests.marts.conftest import DS, INCREMENTAL, MARTS, Built, landed_rows, marts_settings
+from tests.marts.conftest import (
+    ACTIVITY_INCREMENTAL,
+    DS,
+    INCREMENTAL,
+    MARTS,
+    Built,
+    landed_rows,
+    marts_settings,
+)
 
 
 def test_closed_won_by_month_matches_the_truth_exactly(built: Built, truth: dict):
@@ -53,12 +61,13 @@ def test_incremental_models_were_carried_over_day_by_day(built: Built):
     assert first["carried_over"] == [] and built.full["carried_over"] == []
     for result in later:
         assert set(result["carried_over"]) == INCREMENTAL
-        compiled = next((built.settings.home / "dbt_target" / result["version"] / "compiled")
-                        .rglob("fct_opportunity_daily.sql")).read_text()
-        assert "window_start" in compiled  # dbt took the incremental path
+        compiled = built.settings.home / "dbt_target" / result["version"] / "compiled"
+        # dbt took the incremental paths
+        assert "window_start" in next(compiled.rglob("fct_opportunity_daily.sql")).read_text()
+        assert "int_activity_window" in next(compiled.rglob("fct_activity.sql")).read_text()
 
 
-@pytest.mark.parametrize("mart", MARTS)
+@pytest.mark.parametrize("mart", MARTS + tuple(sorted(ACTIVITY_INCREMENTAL - set(MARTS))))
 def test_incremental_day_by_day_equals_full_refresh_row_for_row(built: Built, mart: str):
     inc, full = built.incremental["version"], built.full["version"]
     with connect(built.settings, read_only=True) as con:

@@ -1,7 +1,9 @@
 {# One row per activity: an e-mail message or a meeting occurrence (deleted occurrences left
    out), with its instant, thread (e-mails: int_email_threads; meetings: the UID, so the
-   occurrences of a series share it) and sender or organizer. #}
-{{ config(materialized='table') }}
+   occurrences of a series share it) and sender or organizer. Incremental
+   (macros/activity_window.sql): the activity of the window again. #}
+{{ config(materialized='incremental', incremental_strategy='activity_window',
+          window_column='occurred_at', unique_key='activity_id', on_schema_change='fail') }}
 select
     e.message_id as activity_id,
     'email' as activity_type,
@@ -16,6 +18,7 @@ select
     e.subject
 from {{ ref('stg_activity__emails') }} as e
 inner join {{ ref('int_email_threads') }} as t on t.message_id = e.message_id
+{{- activity_window_filter('e.sent_at') }}
 
 union all
 
@@ -32,4 +35,4 @@ select
     {{ fractional_days_between('m.starts_at', 'm.ends_at') }} * 1440.0 as duration_minutes,
     m.summary as subject
 from {{ ref('stg_activity__meetings') }} as m
-where not m.is_deleted
+where not m.is_deleted {{- activity_window_filter('m.starts_at', 'and') }}

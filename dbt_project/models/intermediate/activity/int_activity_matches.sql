@@ -10,20 +10,22 @@
       (int_account_domains: free-mail and partner domains never match);
    4. unmatched: kept, with neither.
    Days after the as-of date (future meeting occurrences) look at the opportunity as of that
-   date. #}
-{{ config(materialized='table') }}
+   date. Incremental (macros/activity_window.sql): the activity of the window is matched again
+   (to the CRM as it is now); earlier activity keeps its match. #}
+{{ config(materialized='incremental', incremental_strategy='activity_window',
+          window_column='occurred_at', unique_key='activity_id', on_schema_change='fail') }}
 with activities as (
     select
         activity_id,
         occurred_at,
         least(cast(occurred_at as date), {{ as_of_date() }}) as state_day
-    from {{ ref('int_activities') }}
+    from {{ ref('int_activities') }} {{- activity_window_filter('occurred_at') }}
 ),
 
 external_participants as (
     select activity_id, address, domain, address_class
     from {{ ref('int_activity_participants') }}
-    where address_class <> 'internal'
+    where address_class <> 'internal' {{- activity_window_filter('occurred_at', 'and') }}
 ),
 
 contact_hits as (
@@ -149,7 +151,8 @@ select
         else 'unmatched'
     end as match_method,
     o.decided_by,
-    coalesce(o.open_candidates, 0) as open_candidates
+    coalesce(o.open_candidates, 0) as open_candidates,
+    a.occurred_at
 from activities as a
 left join chosen_opportunity as o on o.activity_id = a.activity_id
 left join contact_accounts as ca on ca.activity_id = a.activity_id

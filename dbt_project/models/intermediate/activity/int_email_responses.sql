@@ -5,8 +5,10 @@
    - rep_to_buyer: a message from an internal address and the next later buyer message.
    A message without such a later message has no pair. The pair belongs to the opportunity and
    account matched to the message answered (int_activity_matches); rep_user_id
-   is the internal party's CRM user, when its address is a user's e-mail. #}
-{{ config(materialized='table') }}
+   is the internal party's CRM user, when its address is a user's e-mail. Incremental
+   (macros/activity_window.sql): the pairs of every thread with a message in the window again. #}
+{{ config(materialized='incremental', incremental_strategy='activity_window',
+          unique_key='thread_id', on_schema_change='fail') }}
 with messages as (
     select
         a.activity_id as message_id,
@@ -22,6 +24,7 @@ with messages as (
     left join {{ ref('stg_activity__emails') }} as e on e.message_id = a.activity_id
     left join {{ ref('partner_domains') }} as pd on pd.domain = e.from_domain
     where a.activity_type = 'email'
+    {{- activity_window_keys(ref('int_activities'), 'thread_id', 'occurred_at', 'and', 'a.thread_id') }}
 ),
 
 ordered as (

@@ -1,9 +1,11 @@
 {# The thread of every message: the first Message-ID of its References; without References, the
    thread of the message it replies to (In-Reply-To, followed up the chain as far as the parents
-   are known; an unknown parent's id is the thread); without either, its own Message-ID. #}
-{{ config(materialized='table') }}
+   are known; an unknown parent's id is the thread); without either, its own Message-ID.
+   Incremental (macros/activity_window.sql): the messages sent in the window again. #}
+{{ config(materialized='incremental', incremental_strategy='activity_window',
+          window_column='sent_at', unique_key='message_id', on_schema_change='fail') }}
 with recursive emails as (
-    select message_id, first_reference_id, in_reply_to_id
+    select message_id, first_reference_id, in_reply_to_id, sent_at
     from {{ ref('stg_activity__emails') }}
 ),
 
@@ -13,7 +15,7 @@ chain as (
         e.message_id,
         e.message_id as ancestor_id,
         0 as depth
-    from emails as e
+    from emails as e {{- activity_window_filter('e.sent_at') }}
 
     union all
 
@@ -50,6 +52,8 @@ select
         when a.first_reference_id is not null then 'in_reply_to_chain_references'
         else 'in_reply_to_chain'
     end as thread_method,
-    f.depth as reply_depth_walked
+    f.depth as reply_depth_walked,
+    m.sent_at
 from furthest as f
+inner join emails as m on m.message_id = f.message_id
 left join emails as a on a.message_id = f.ancestor_id

@@ -4,14 +4,17 @@
      address, to external ones), inbound (sent or organised by an external address);
    - touch_type: human (a meeting that was not cancelled, with an external participant), digital
      (an e-mail with an external participant), none (internal-only, or a cancelled meeting);
-   - the matched opportunity's CRM stage on the activity's day (its journey phase). #}
+   - the matched opportunity's CRM stage on the activity's day (its journey phase).
+   Incremental (macros/activity_window.sql): the activity of the window again. #}
+{{ config(materialized='incremental', incremental_strategy='activity_window',
+          window_column='occurred_at', unique_key='activity_id', on_schema_change='fail') }}
 with participant_counts as (
     select
         activity_id,
         count(*) as participants,
         sum(case when is_internal then 1 else 0 end) as internal_participants,
         sum(case when is_internal then 0 else 1 end) as external_participants
-    from {{ ref('int_activity_participants') }}
+    from {{ ref('int_activity_participants') }} {{- activity_window_filter('occurred_at') }}
     group by activity_id
 ),
 
@@ -30,6 +33,7 @@ activities as (
     from {{ ref('int_activities') }} as a
     inner join {{ ref('int_activity_matches') }} as m on m.activity_id = a.activity_id
     left join participant_counts as pc on pc.activity_id = a.activity_id
+    {{- activity_window_filter('a.occurred_at') }}
 )
 
 select

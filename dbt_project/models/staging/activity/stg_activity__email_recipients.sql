@@ -1,5 +1,8 @@
 {#- One row per (message, address) among the To and Cc of the message copy that
-    stg_activity__emails keeps; an address in both To and Cc counts once, as To. -#}
+    stg_activity__emails keeps; an address in both To and Cc counts once, as To. Incremental
+    (macros/activity_window.sql): the messages sent in the window again. -#}
+{{ config(materialized='incremental', incremental_strategy='activity_window',
+          window_column='sent_at', unique_key='message_id', on_schema_change='fail') }}
 {%- set relation = source('activity', 'activity_email_recipient') -%}
 {%- set columns = [
     ('message_id', dbt.type_string(), ['message_id']),
@@ -24,6 +27,7 @@ recipients as (
         coalesce(r.address_is_hashed, false) as address_is_hashed,
         lower(r.kind) as recipient_kind,
         r.position,
+        k.sent_at,
         row_number() over (
             partition by r.message_id, r.address
             order by case when lower(r.kind) = 'to' then 0 else 1 end, r.position
@@ -32,6 +36,7 @@ recipients as (
     inner join {{ ref('stg_activity__emails') }} as k
         on k.message_id = r.message_id and k.origin = r.origin and k.batch_id = r._batch_id
     where r.address is not null and r.address <> ''
+    {{- activity_window_filter('k.sent_at', 'and') }}
 )
 
 select
@@ -41,6 +46,7 @@ select
     {{ activity_is_internal('domain') }} as is_internal,
     address_is_hashed,
     recipient_kind,
-    position
+    position,
+    sent_at
 from recipients
 where address_rank = 1

@@ -2,8 +2,10 @@
     Addresses arrive normalised by the readers; internal senders are recognised again here from
     the domain (var company_domains), so a changed company domain list applies to old rows too.
     Without landed mail the model is empty (macros/source_columns.sql). -#}
-{#- a table: the copy choice (a window over every landed copy) is read by several models -#}
-{{ config(materialized='table') }}
+{#- incremental (macros/activity_window.sql): a nightly run chooses the copies of the messages
+    sent in the window again, among every landed copy -#}
+{{ config(materialized='incremental', incremental_strategy='activity_window',
+          window_column='sent_at', unique_key='message_id', on_schema_change='fail') }}
 {%- set relation = source('activity', 'activity_email') -%}
 {%- set columns = [
     ('message_id', dbt.type_string(), ['message_id']),
@@ -26,8 +28,12 @@ with fields as (
     {{ select_source_columns(relation, columns, present) }}
 ),
 
+windowed as (
+    select * from fields {{- activity_window_keys('fields', 'message_id', 'sent_at') }}
+),
+
 latest as (
-    {{ activity_latest_copy('fields', 'message_id', 'mailbox, origin') }}
+    {{ activity_latest_copy('windowed', 'message_id', 'mailbox, origin') }}
 )
 
 select

@@ -1,5 +1,8 @@
 {#- One row per (meeting occurrence, address) among the attendees of the copy that
-    stg_activity__meetings keeps, whatever their PARTSTAT. -#}
+    stg_activity__meetings keeps, whatever their PARTSTAT. Incremental
+    (macros/activity_window.sql): the occurrences starting in the window again. -#}
+{{ config(materialized='incremental', incremental_strategy='activity_window',
+          window_column='starts_at', unique_key='meeting_id', on_schema_change='fail') }}
 {%- set relation = source('activity', 'activity_meeting_attendee') -%}
 {%- set columns = [
     ('meeting_id', dbt.type_string(), ['meeting_id']),
@@ -26,6 +29,7 @@ attendees as (
         upper(a.partstat) as partstat,
         upper(a.role) as attendee_role,
         coalesce(a.is_organizer, false) as is_organizer,
+        k.starts_at,
         row_number() over (
             partition by a.meeting_id, a.address
             order by case when a.is_organizer then 0 else 1 end, a.partstat, a.role
@@ -34,6 +38,7 @@ attendees as (
     inner join {{ ref('stg_activity__meetings') }} as k
         on k.meeting_id = a.meeting_id and k.calendar = a.calendar and k.batch_id = a._batch_id
     where a.address is not null and a.address <> ''
+    {{- activity_window_filter('k.starts_at', 'and') }}
 )
 
 select
@@ -44,6 +49,7 @@ select
     address_is_hashed,
     partstat,
     attendee_role,
-    is_organizer
+    is_organizer,
+    starts_at
 from attendees
 where address_rank = 1

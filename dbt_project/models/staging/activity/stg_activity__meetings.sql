@@ -2,8 +2,10 @@
     recurring event): the copy from the latest batch with the highest SEQUENCE (the latest
     revision), preferring the organizer's own calendar. Deletions reported by an API stay as
     is_deleted. Without landed calendars the model is empty. -#}
-{#- a table: the copy choice (a window over every landed copy) is read by several models -#}
-{{ config(materialized='table') }}
+{#- incremental (macros/activity_window.sql): a nightly run chooses the copies of the
+    occurrences starting in the window again, among every landed copy -#}
+{{ config(materialized='incremental', incremental_strategy='activity_window',
+          window_column='starts_at', unique_key='meeting_id', on_schema_change='fail') }}
 {%- set relation = source('activity', 'activity_meeting') -%}
 {%- set columns = [
     ('meeting_id', dbt.type_string(), ['meeting_id']),
@@ -33,8 +35,12 @@ with fields as (
     {{ select_source_columns(relation, columns, present) }}
 ),
 
+windowed as (
+    select * from fields {{- activity_window_keys('fields', 'meeting_id', 'starts_at') }}
+),
+
 latest as (
-    {{ activity_latest_copy('fields', 'meeting_id',
+    {{ activity_latest_copy('windowed', 'meeting_id',
         'sequence desc nulls last, case when calendar = organizer then 0 else 1 end, calendar, origin') }}
 )
 

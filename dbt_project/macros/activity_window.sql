@@ -1,0 +1,43 @@
+{# Incremental activity models (DESIGN §5 "Activity"): a nightly build recomputes only the
+   activity that occurred from int_activity_window's window_start on (the as-of date minus
+   var('activity_lookback_days'), or earlier when older activity has landed since the version the
+   model continues from) and keeps every earlier row. CRM changes older than the window reach
+   earlier activity only with a full refresh. #}
+
+{# `where <column> >= window_start` in an incremental run; nothing in a full build. The ref is
+   taken at parse time so that every model using the window depends on int_activity_window. #}
+{% macro activity_window_filter(column, keyword='where') -%}
+    {%- set window = ref('int_activity_window') -%}
+    {%- if is_incremental() %} {{ keyword }} {{ column }} >= (select window_start from {{ window }}){% endif -%}
+{%- endmacro %}
+
+{# `where <key> in (the keys of `relation` with a row in the window)` in an incremental run:
+   staging chooses the latest copy among every copy of those keys, also one dated before the
+   window (a meeting moved out of it); responses pair every message of those threads. #}
+{% macro activity_window_keys(relation, key, column, keyword='where', outer_key=none) -%}
+    {%- set window = ref('int_activity_window') -%}
+    {%- if is_incremental() %} {{ keyword }} {{ outer_key or key }} in (
+        select {{ key }} from {{ relation }} where {{ column }} >= (select window_start from {{ window }})){% endif -%}
+{%- endmacro %}
+
+{# The incremental strategy `activity_window`: delete the target's rows in the window (config
+   `window_column`) and the rows of every key (`unique_key`) recomputed, then insert the recomputed
+   rows. Rows that left the window's source (e.g. a deleted meeting occurrence) go too, which a
+   delete+insert on the key alone would keep. #}
+{% macro get_incremental_activity_window_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set temp = arg_dict['temp_relation'] -%}
+    {%- set key = arg_dict['unique_key'] -%}
+    {%- set column = config.get('window_column') -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set conditions = [] -%}
+    {%- if column -%}
+        {%- do conditions.append(column ~ ' >= (select window_start from ' ~ ref('int_activity_window') ~ ')') -%}
+    {%- endif -%}
+    {%- if key -%}
+        {%- do conditions.append(key ~ ' in (select ' ~ key ~ ' from ' ~ temp ~ ')') -%}
+    {%- endif -%}
+    delete from {{ target }} where {{ conditions | join(' or ') }};
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ temp }}
+{%- endmacro %}
