@@ -384,14 +384,20 @@ def scan(data: bytes) -> Scan:
     return Scan(data, vtz, events, truncated, props)
 
 
+_REGISTERED: set[bytes] = set()  # VTIMEZONE blocks this process has had icalendar parse
+
+
 def register_timezones(blocks: list[bytes]) -> None:
-    """Let icalendar parse the file's VTIMEZONEs (it caches custom ones by TZID)."""
-    if not blocks:
+    """Let icalendar parse the file's VTIMEZONEs (it caches custom ones by TZID, the first
+    definition of a TZID wins). Blocks all parsed before, byte for byte, would change nothing:
+    they are not parsed again (calendars of one company share their zones)."""
+    if not blocks or _REGISTERED.issuperset(blocks):
         return
     import icalendar
 
     icalendar.Calendar.from_ical(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + b"".join(blocks)
                                  + b"END:VCALENDAR\r\n")
+    _REGISTERED.update(blocks)
 
 
 # id(tzinfo) -> (tzinfo, its name): a few zones, asked for on every occurrence (by id: some
