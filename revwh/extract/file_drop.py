@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,10 +110,16 @@ def _into_duckdb(settings: Settings, logical_date: str, files: list[DropFile]) -
     # the first direct landing also records what dlt had landed
     landing = {**(processed if from_dlt else {}), **{f.key: f.sha256 for f in todo}}
     with closing(duckdb.connect(str(settings.warehouse_path))) as con:
-        kept, rejects = _check(con, todo)
-        result = land_direct(con, dataset=DATASET, source=SOURCE, batch_id=batch_id, kept=kept,
-                             rejects=rejects, files=landing,
-                             max_reject_share=settings.max_reject_share)
+        # the checked rows wait in an in-memory database that every cursor of `con` sees
+        con.execute("attach ':memory:' as __file_drop")
+        try:
+            kept, rejects = _check(con, todo, scratch="__file_drop.")
+            warehouse = con.execute("select current_database()").fetchall()[0][0]
+            result = land_direct(con, catalog=warehouse, dataset=DATASET, source=SOURCE,
+                                 batch_id=batch_id, kept=kept, rejects=rejects, files=landing,
+                                 max_reject_share=settings.max_reject_share)
+        finally:
+            con.execute("detach __file_drop")
     result.skipped = skipped
     return result
 
@@ -140,11 +148,17 @@ def _plan(files: list[DropFile], processed: dict[str, str], logical_date: str):
     return todo, skipped, f"{SOURCE}:{logical_date}:{digest}"
 
 
-def _check(con: duckdb.DuckDBPyConnection, todo: list[DropFile]):
-    con.execute("set TimeZone = 'UTC'")
-    kept, rejects = [], []
-    for i, f in enumerate(todo):
-        checked = check_file_into(con, f.path, f.contract, source=SOURCE, target=f"__file_{i}")
-        rejects.append(checked.rejects)
-        kept.append((f.contract.name, checked))
-    return kept, rejects
+def _check(con: duckdb.DuckDBPyConnection, todo: list[DropFile], scratch: str = ""):
+    """Check the files into tables `<scratch>__file_<i>` of `con`'s databases, several at a time:
+    DuckDB parses a file of this size on one thread, so files in parallel use more cores."""
+    def check(i: int, f: DropFile):
+        with closing(con.cursor()) as cur:  # one connection per thread, the same databases
+            cur.execute("set TimeZone = 'UTC'")
+            kept = check_file_into(cur, f.path, f.contract, source=SOURCE,
+                                   target=f"{scratch}__file_{i}")
+        kept.con = con  # its table is read through `con` from now on
+        return f.contract.name, kept
+
+    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(todo))) as pool:
+        kept = list(pool.map(check, range(len(todo)), todo))
+    return kept, [k.rejects for _, k in kept]

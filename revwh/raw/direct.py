@@ -24,10 +24,13 @@ from revwh.raw.validate import sql_name as _q
 LANDED_FILES = "_landed_files"
 
 
-def has_table(con: duckdb.DuckDBPyConnection, dataset: str, table: str) -> bool:
+def has_table(con: duckdb.DuckDBPyConnection, dataset: str, table: str,
+              catalog: str | None = None) -> bool:
+    """Whether `catalog.dataset.table` exists (default: the connection's database)."""
     return bool(con.execute(
-        "select count(*) from information_schema.tables where table_catalog = current_database() "
-        "and table_schema = ? and table_name = ?", [dataset, table]).fetchall()[0][0])
+        "select count(*) from information_schema.tables where table_catalog = "
+        "coalesce(?, current_database()) and table_schema = ? and table_name = ?",
+        [catalog, dataset, table]).fetchall()[0][0])
 
 
 def landed_files(con: duckdb.DuckDBPyConnection, dataset: str, source: str) -> dict[str, str]:
@@ -40,12 +43,13 @@ def landed_files(con: duckdb.DuckDBPyConnection, dataset: str, source: str) -> d
     return dict(rows)
 
 
-def _append(con: duckdb.DuckDBPyConnection, dataset: str, table: str, select: str) -> None:
-    """Append the rows of `select` to `dataset.table`, creating the table or adding the columns
-    it lacks (as dlt would: `_dlt_load_id` not null, everything else nullable)."""
+def _append(con: duckdb.DuckDBPyConnection, catalog: str, dataset: str, table: str,
+            select: str) -> None:
+    """Append the rows of `select` to `catalog.dataset.table`, creating the table or adding the
+    columns it lacks (as dlt would: `_dlt_load_id` not null, everything else nullable)."""
     columns = con.execute(f"describe {select}").fetchall()
-    target = f"{_q(dataset)}.{_q(table)}"
-    if not has_table(con, dataset, table):
+    target = f"{_q(catalog)}.{_q(dataset)}.{_q(table)}"
+    if not has_table(con, dataset, table, catalog):
         defs = ", ".join(f"{_q(name)} {kind}" + (" not null" if name == "_dlt_load_id" else "")
                          for name, kind, *_ in columns)
         con.execute(f"create table {target} ({defs})")
@@ -57,12 +61,13 @@ def _append(con: duckdb.DuckDBPyConnection, dataset: str, table: str, select: st
     con.execute(f"insert into {target} by name {select}")
 
 
-def land_direct(con: duckdb.DuckDBPyConnection, *, dataset: str, source: str, batch_id: str,
-                kept: list[tuple[str, Kept]], rejects: list[pa.Table], files: dict[str, str],
-                max_reject_share: float) -> LandResult:
-    """Append `kept` (`(raw table, Kept)` pairs checked in `con`, a connection to the warehouse)
-    and `rejects` to `dataset`, and record `files` (name -> content hash) as landed, all in one
-    transaction. Above `max_reject_share` nothing lands (RejectShareExceeded)."""
+def land_direct(con: duckdb.DuckDBPyConnection, *, catalog: str, dataset: str, source: str,
+                batch_id: str, kept: list[tuple[str, Kept]], rejects: list[pa.Table],
+                files: dict[str, str], max_reject_share: float) -> LandResult:
+    """Append `kept` (`(raw table, Kept)` pairs checked in the DuckDB of `con`) and `rejects` to
+    `dataset` of the warehouse attached to `con` as `catalog`, and record `files` (name ->
+    content hash) as landed, all in one transaction. Above `max_reject_share` nothing lands
+    (RejectShareExceeded)."""
     bad = check_share(sum(k.rows for _, k in kept), rejects, max_reject_share, source)
     result = LandResult(source=source, batch_id=batch_id, rejects=bad)
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -75,20 +80,22 @@ def land_direct(con: duckdb.DuckDBPyConnection, *, dataset: str, source: str, ba
         con.register("__rejects", pa.concat_tables(reject_rows))
     con.execute("begin")
     try:
-        con.execute(f"create schema if not exists {_q(dataset)}")
+        con.execute(f"create schema if not exists {_q(catalog)}.{_q(dataset)}")
         for table, k in kept:
             if k.rows:
                 # timestamps are stored as dlt stores them: with time zone (the values are UTC)
                 typed = [f"{_q(c)}::TIMESTAMPTZ as {_q(c)}" if t == "TIMESTAMP" else _q(c)
                          for c, t in _types(con, k)]
-                _append(con, dataset, table, k.select(*batch, columns=typed))
+                _append(con, catalog, dataset, table, k.select(*batch, columns=typed))
                 result.rows[table] = result.rows.get(table, 0) + k.rows
         if reject_rows:
-            _append(con, dataset, "_rejects", f"select *, {', '.join(batch)} from __rejects")
+            _append(con, catalog, dataset, "_rejects",
+                    f"select *, {', '.join(batch)} from __rejects")
         landed = pa.table({"source": [source] * len(files), "file": list(files),
                            "sha256": list(files.values())})
         con.register("__landed", landed)
-        _append(con, dataset, LANDED_FILES, f"select *, {sql_literal(batch_id)} as batch_id, "
+        _append(con, catalog, dataset, LANDED_FILES,
+                f"select *, {sql_literal(batch_id)} as batch_id, "
                 f"{sql_literal(now.isoformat())}::TIMESTAMPTZ as landed_at, "
                 f"{sql_literal(load_id)} as _dlt_load_id from __landed")
         con.execute("commit")

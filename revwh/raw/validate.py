@@ -72,7 +72,7 @@ def check_relation(con: duckdb.DuckDBPyConnection, relation: str, contract: Tabl
 
 @dataclass
 class Kept:
-    """One input checked in DuckDB: temp table `table` holds its rows, typed, with `__line` (the
+    """One input checked in DuckDB: table `table` holds its rows, typed, with `__line` (the
     input's order) and `__reason` (empty for a row that fits), until they are landed."""
     con: duckdb.DuckDBPyConnection
     table: str
@@ -95,7 +95,7 @@ class Kept:
 def check_into(con: duckdb.DuckDBPyConnection, relation: str, contract: TableContract,
                *, source: str, origin: str, target: str) -> Kept:
     """Check the text relation `relation` (all VARCHAR, with a `__line` column) by the contract
-    in one pass into temp table `target` (see `Kept`). Rows that do not fit come back as rejects
+    in one pass into table `target` (see `Kept`). Rows that do not fit come back as rejects
     with their reasons and raw text (JSON of the row's fields, built for rejects only)."""
     present = [r[0] for r in con.execute(f"describe {relation}").fetchall() if r[0] != "__line"]
     missing = [c for c in contract.columns if c not in present]
@@ -126,7 +126,7 @@ def check_into(con: duckdb.DuckDBPyConnection, relation: str, contract: TableCon
         f"{sql_name(c)} := {sql_name(c)}" for c in present) + "))::varchar"
     cast_src = f"(select *, {', '.join(casts)} from {relation})" if casts else relation
     # the raw text (JSON of the row's fields as read) is built for rejects only
-    con.execute(f"create or replace temp table {target} as select __reason, __line, "
+    con.execute(f"create or replace table {target} as select __reason, __line, "
                 f"{', '.join(typed)}, case when __reason <> '' then {raw} end as __raw "
                 f"from (select *, {reason} as __reason from {cast_src} src)")
     rejects = con.sql(
@@ -170,23 +170,24 @@ def _csv_header(path: Path) -> tuple[str, list[str]]:
 
 def check_csv_into(con: duckdb.DuckDBPyConnection, path: Path, contract: TableContract, *,
                    source: str, target: str) -> Kept | pa.Table:
-    """Read one CSV export with DuckDB (in parallel) and check it into temp table `target` of
-    `con`. Broken lines become rejects, never a crash; a file that is not CSV at all comes back
-    as a single reject (an arrow table) instead of a `Kept`."""
+    """Read one CSV export with DuckDB and check it into table `target` of `con`. Broken lines
+    become rejects, never a crash; a file that is not CSV at all comes back as a single reject
+    (an arrow table) instead of a `Kept`."""
     delimiter, header = _csv_header(path)
     if not header:
         return _csv_reject(path, contract, source, "no header line")
-    rejects, scans = f"{target}_broken", f"{target}_scans"
+    helper = target.replace(".", "_")  # names of this connection's temporary helpers
+    rejects, scans = f"{helper}_broken", f"{helper}_scans"
     columns = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in header) + "}"
     renamed = ", ".join(f"{sql_name(c)} as {sql_name(normalise_column(c))}" for c in header)
     try:
         con.execute(
-            f"create or replace temp view {target}_rows as select row_number() over () + 1 "
+            f"create or replace temp view {helper}_rows as select row_number() over () + 1 "
             f"as __line, {renamed} from read_csv({sql_literal(str(path))}, auto_detect = false, "
             f"header = true, delim = {sql_literal(delimiter)}, quote = '\"', escape = '\"', "
             f"columns = {columns}, store_rejects = true, rejects_table = '{rejects}', "
             f"rejects_scan = '{scans}')")
-        kept = check_into(con, f"{target}_rows", contract, source=source, origin=str(path),
+        kept = check_into(con, f"{helper}_rows", contract, source=source, origin=str(path),
                           target=target)
     except duckdb.Error as exc:  # unreadable as CSV at all: the whole file is one reject
         return _csv_reject(path, contract, source, str(exc))
@@ -195,7 +196,7 @@ def check_csv_into(con: duckdb.DuckDBPyConnection, path: Path, contract: TableCo
         "error_type || ': ' || error_message as reason, csv_line as raw_text "
         f"from {rejects} order by line",
         params=[source, contract.name, str(path)]).to_arrow_table()
-    con.execute(f"drop view {target}_rows; drop table {rejects}; drop table {scans}")
+    con.execute(f"drop view {helper}_rows; drop table {rejects}; drop table {scans}")
     kept.rejects = pa.concat_tables([kept.rejects, broken.cast(REJECT_SCHEMA)])
     return kept
 
@@ -443,7 +444,7 @@ def check_file(path: Path, contract: TableContract, *, source: str) -> Checked:
 
 def check_file_into(con: duckdb.DuckDBPyConnection, path: Path, contract: TableContract, *,
                     source: str, target: str) -> Kept:
-    """Check one export of any format into temp table `target` of `con` (see `Kept`): CSV is
+    """Check one export of any format into table `target` of `con` (see `Kept`): CSV is
     read by DuckDB itself, JSON and Parquet through `check_file`."""
     if Path(path).suffix.lower() == ".csv":
         kept = check_csv_into(con, path, contract, source=source, target=target)
@@ -454,11 +455,11 @@ def check_file_into(con: duckdb.DuckDBPyConnection, path: Path, contract: TableC
         checked = check_file(path, contract, source=source)
     if checked.good.num_columns:
         con.register("__arrow_good", checked.good)
-        con.execute(f"create or replace temp table {target} as select '' as __reason, "
+        con.execute(f"create or replace table {target} as select '' as __reason, "
                     f"row_number() over () as __line, * from __arrow_good")
         con.unregister("__arrow_good")
     else:  # nothing readable
-        con.execute(f"create or replace temp table {target} (__reason varchar, __line bigint)")
+        con.execute(f"create or replace table {target} (__reason varchar, __line bigint)")
     return Kept(con=con, table=target, columns=checked.good.column_names,
                 rows=checked.good.num_rows, rejects=checked.rejects,
                 missing_columns=checked.missing_columns)
