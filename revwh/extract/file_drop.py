@@ -80,9 +80,9 @@ def discover(folder: Path, contracts: dict[str, TableContract] = SALESFORCE) -> 
 def extract_file_drop(settings: Settings, logical_date: str) -> LandResult:
     """Land every new or changed file of the Salesforce-shaped file drop as one batch.
 
-    The files are checked in DuckDB (CSV parsed and type-checked there, in parallel). On a
-    DuckDB warehouse the same connection appends the rows that fit in one transaction (see
-    revwh.raw.direct); on other destinations dlt lands them (see `land_kept`)."""
+    The files are checked in DuckDB (CSV parsed and type-checked there, several files at a
+    time). On a DuckDB warehouse the warehouse connection appends the rows that fit in one
+    transaction (see revwh.raw.direct); on other destinations dlt lands them (`land_kept`)."""
     files = discover(settings.file_drop_dir)
     if settings.target == "duckdb":
         return _into_duckdb(settings, logical_date, files)

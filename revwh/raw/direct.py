@@ -1,8 +1,8 @@
 """Land checked rows straight into the DuckDB warehouse, in one transaction, without dlt.
 
-For sources whose rows are checked in DuckDB anyway (the file drop): the same connection that
-checked them appends them to the raw tables with one INSERT per table, so no row is converted,
-written to a load file and read back. The raw contract is dlt's (DESIGN §3): the same tables and
+For sources whose rows are checked in DuckDB anyway (the file drop): the warehouse connection,
+whose cursors checked them, appends them to the raw tables with one INSERT per table, so no row
+is converted, written to a load file and read back. The raw contract is dlt's (DESIGN §3): the same tables and
 column types as dlt creates them, the batch columns and a `_dlt_load_id` on every row, rejects
 in `_rejects`. Which files are landed is recorded in `_landed_files` in the same transaction as
 their rows: a run killed at any point leaves either all of its batch or nothing, and the rerun
@@ -64,10 +64,10 @@ def _append(con: duckdb.DuckDBPyConnection, catalog: str, dataset: str, table: s
 def land_direct(con: duckdb.DuckDBPyConnection, *, catalog: str, dataset: str, source: str,
                 batch_id: str, kept: list[tuple[str, Kept]], rejects: list[pa.Table],
                 files: dict[str, str], max_reject_share: float) -> LandResult:
-    """Append `kept` (`(raw table, Kept)` pairs checked in the DuckDB of `con`) and `rejects` to
-    `dataset` of the warehouse attached to `con` as `catalog`, and record `files` (name ->
-    content hash) as landed, all in one transaction. Above `max_reject_share` nothing lands
-    (RejectShareExceeded)."""
+    """Append `kept` (`(raw table, Kept)` pairs, their tables readable through `con`) and
+    `rejects` to `dataset` of database `catalog` of `con` (the warehouse), and record `files`
+    (name -> content hash) as landed, all in one transaction. Above `max_reject_share` nothing
+    lands (RejectShareExceeded)."""
     bad = check_share(sum(k.rows for _, k in kept), rejects, max_reject_share, source)
     result = LandResult(source=source, batch_id=batch_id, rejects=bad)
     now = datetime.now(UTC).replace(tzinfo=None)
