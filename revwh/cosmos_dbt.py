@@ -67,11 +67,13 @@ def prepare(settings: Settings, ds: str, full_refresh: bool) -> dict:
     incremental models over into it."""
     from revwh import publish
     from revwh.contact_hashes import write_contact_address_hashes
-    from revwh.transform import carry_over
+    from revwh.transform import carry_over, drop_state
 
     write_contact_address_hashes(settings)
     previous = None if full_refresh else publish.current(settings, "marts")
     version = publish.new_version(settings, "marts", ds)
+    if previous is None:  # a full build, state models included (whatever a failed build left)
+        drop_state(settings, manifest_path(settings))
     carried = carry_over(settings, version, previous.version) if previous else []
     return {"version": version, "full_refresh": full_refresh, "carried_over": carried,
             "changed_since": str(previous.built_at) if carried else None}

@@ -2,9 +2,13 @@
 
 Incremental models under write-audit-publish: every build writes a new version schema, where an
 incremental model would find no table and rebuild from scratch. So before `dbt build`, each
-incremental model's table is copied from the published version into the candidate schema
-(`carry_over`); dbt then only processes the days after it (see the models' lookback). A model
-whose SQL file changed since that version, or a `full_refresh` build, starts from scratch.
+published incremental model's table is copied from the published version into the candidate
+schema (`carry_over`); dbt then only processes the days after it (see the models' lookback).
+Incremental models that are not published (the activity staging and intermediates, config
+`schema=var('state_schema')`) live in one state schema that each build continues in place:
+copying millions of their rows into every version cost more than recomputing the window. A
+model whose SQL file changed since that version (any state model: all of them), a build with no
+published version, or a `full_refresh` build starts from scratch.
 """
 
 from __future__ import annotations
@@ -156,11 +160,13 @@ def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
 
 
 def incremental_models(manifest: Path) -> dict[str, dict]:
-    """Incremental models of a dbt manifest: name -> {path, checksum} (checksum of the file)."""
+    """Incremental models of a dbt manifest: name -> {path, checksum (of the file), state_schema
+    (the schema of a model kept in place from build to build, else None)}."""
     nodes = json.loads(manifest.read_text())["nodes"].values()
-    return {n["name"]: {"path": n["original_file_path"], "checksum": n["checksum"]["checksum"]}
+    return {n["name"]: {"path": n["original_file_path"], "checksum": n["checksum"]["checksum"],
+                        "state_schema": n["schema"] if n["config"].get("schema") else None}
             for n in nodes
-            if n["resource_type"] == "model" and n.get("config", {}).get("materialized") == "incremental"}
+            if n["resource_type"] == "model" and n["config"].get("materialized") == "incremental"}
 
 
 def _file_checksum(relative: str) -> str | None:
@@ -171,24 +177,49 @@ def _file_checksum(relative: str) -> str | None:
     return hashlib.sha256(path.read_text(encoding="utf-8").strip().encode("utf-8")).hexdigest()
 
 
+def drop_state(settings: Settings, manifest: Path) -> None:
+    """Drop the state models' tables (those in `manifest`), so that the next build makes them
+    from scratch."""
+    from revwh.warehouse import connect
+
+    with connect(settings) as con:
+        for name, node in incremental_models(manifest).items():
+            if node["state_schema"]:
+                con.execute(f'drop table if exists "{node["state_schema"]}"."{name}"')
+
+
 def carry_over(settings: Settings, schema: str, previous: str) -> list[str]:
-    """Copy each incremental model's table from the `previous` version schema into `schema`, so
-    that dbt's incremental logic continues from it. Models are read from the manifest of the
-    previous version's dbt run; a model whose SQL file changed since is not carried (it is
-    rebuilt in full). Returns the models carried over."""
+    """Let each incremental model continue from the `previous` version: a published model's
+    table is copied from the previous version schema into `schema`; a state model is continued
+    in place. Models are read from the manifest of the previous version's dbt run. A model whose
+    SQL file changed since is not continued (it is rebuilt in full); if a state model changed,
+    every state model's table is dropped (they feed each other). Returns the models continued."""
     from revwh.warehouse import connect
 
     manifest = settings.home / "dbt_target" / previous / "manifest.json"
     if not manifest.exists():
         log.info("carry-over: no manifest for %s, incremental models build in full", previous)
         return []
+    models = incremental_models(manifest)
+    changed = {name for name, node in models.items()
+               if _file_checksum(node["path"]) != node["checksum"]}
+    state = {name: node["state_schema"] for name, node in models.items() if node["state_schema"]}
     carried = []
     with connect(settings) as con:
+        if changed & set(state):
+            log.info("carry-over: %s changed since %s, state models built in full",
+                     ", ".join(sorted(changed & set(state))), previous)
+            for name, state_schema in state.items():
+                con.execute(f'drop table if exists "{state_schema}"."{name}"')
+        else:
+            carried += [name for name, state_schema in state.items()
+                        if con.schema_exists(state_schema)
+                        and name in con.relations(state_schema)]
         present = set(con.relations(previous)) if con.schema_exists(previous) else set()
-        for name, node in sorted(incremental_models(manifest).items()):
+        for name in sorted(set(models) - set(state)):
             if name not in present:
                 continue
-            if _file_checksum(node["path"]) != node["checksum"]:
+            if name in changed:
                 log.info("carry-over: %s changed since %s, built in full", name, previous)
                 continue
             con.execute(f'create schema if not exists "{schema}"')
@@ -196,15 +227,7 @@ def carry_over(settings: Settings, schema: str, previous: str) -> list[str]:
             con.execute(f'create table "{schema}"."{name}" as select * from "{previous}"."{name}"')
             carried.append(name)
     log.info("carry-over from %s into %s: %s", previous, schema, ", ".join(carried) or "nothing")
-    return carried
-
-
-def _drop_tables(settings: Settings, schema: str, names: list[str]) -> None:
-    from revwh.warehouse import connect
-
-    with connect(settings) as con:
-        for name in names:
-            con.execute(f'drop table if exists "{schema}"."{name}"')
+    return sorted(carried)
 
 
 def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: str | None = None,
@@ -212,20 +235,20 @@ def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: st
     """Seeds and models into `schema`; tests are the quality gate's job.
 
     With `previous` (the published version, built at `previous_built_at`), incremental models
-    continue from its tables (`carry_over`); `full_refresh` rebuilds everything from the raw layer. If the build fails on
-    a carried-over model (e.g. its columns changed), it is rebuilt once without carry-over."""
+    continue from it (`carry_over`); without one, or with `full_refresh`, everything is rebuilt
+    from the raw layer (state models too: a failed build may have left them). If the build fails
+    on a carried-over model (e.g. its columns changed), it is rebuilt once in full."""
     args = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
-    if full_refresh:
-        args.append("--full-refresh")
+    full = ["--full-refresh"]
     carried = carry_over(settings, schema, previous) if previous and not full_refresh else []
     since = {"activity_changed_since": previous_built_at} if carried and previous_built_at else {}
-    result = run_dbt(settings, schema, args, as_of, since)
+    result = run_dbt(settings, schema, args + ([] if previous and not full_refresh else full),
+                     as_of, since)
     result.carried_over = carried
     if not result.success and carried and {n["name"] for n in result.failures} & set(carried):
         log.warning("build on carried-over tables failed (%s): rebuilding them in full",
                     result.summary())
-        _drop_tables(settings, schema, carried)
-        result = run_dbt(settings, schema, args, as_of)
+        result = run_dbt(settings, schema, args + full, as_of)
         result.carried_over = []
     if not result.success:
         raise DbtFailed(f"dbt build into {schema} failed: {result.summary()}. "

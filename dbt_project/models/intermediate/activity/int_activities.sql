@@ -3,6 +3,7 @@
    occurrences of a series share it) and sender or organizer. Incremental
    (macros/activity_window.sql): the activity of the window again. #}
 {{ config(materialized='incremental', incremental_strategy='activity_window',
+          schema=var('state_schema'),
           window_column='occurred_at', unique_key='activity_id', on_schema_change='fail') }}
 select
     e.message_id as activity_id,

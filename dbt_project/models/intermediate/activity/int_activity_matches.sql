@@ -13,6 +13,7 @@
    date. Incremental (macros/activity_window.sql): the activity of the window is matched again
    (to the CRM as it is now); earlier activity keeps its match. #}
 {{ config(materialized='incremental', incremental_strategy='activity_window',
+          schema=var('state_schema'),
           window_column='occurred_at', unique_key='activity_id', on_schema_change='fail') }}
 with activities as (
     select

@@ -4,6 +4,7 @@
    (partner_domains seed), free_mail (free_mail_domains seed) or external. Incremental
    (macros/activity_window.sql): the activity of the window again. #}
 {{ config(materialized='incremental', incremental_strategy='activity_window',
+          schema=var('state_schema'),
           window_column='occurred_at', unique_key='activity_id', on_schema_change='fail') }}
 with raw_participants as (
     select message_id as activity_id, from_address as address, from_domain as domain,

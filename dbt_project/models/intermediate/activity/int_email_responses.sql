@@ -8,6 +8,7 @@
    is the internal party's CRM user, when its address is a user's e-mail. Incremental
    (macros/activity_window.sql): the pairs of every thread with a message in the window again. #}
 {{ config(materialized='incremental', incremental_strategy='activity_window',
+          schema=var('state_schema'),
           unique_key='thread_id', on_schema_change='fail') }}
 with messages as (
     select

@@ -1,9 +1,11 @@
 {# One row per (activity matched to an opportunity, stakeholder among its participants), up to
    the as-of date (a future meeting occurrence has not engaged anyone yet). A stakeholder is a
-   participant address that is the address (as activity stores it) of a contact record (deleted or merged ones too) of
-   the opportunity's account: internal, partner and unknown addresses never are. Incremental
+   participant address that is the address (as activity stores it) of a contact record
+   (deleted or merged ones too) of the opportunity's account: internal, partner and unknown
+   addresses never are. Incremental
    (macros/activity_window.sql): the touches of the window's activity again. #}
 {{ config(materialized='incremental', incremental_strategy='activity_window',
+          schema=var('state_schema'),
           window_column='occurred_at', on_schema_change='fail') }}
 with opportunity_accounts as (
     select opportunity_id, account_id from {{ ref('fct_opportunity') }}
