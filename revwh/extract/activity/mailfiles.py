@@ -307,6 +307,7 @@ def scan_region(rows: MailRows, data: bytes, base: int, at_eof: bool, key: str,
             rows.reject(origin, None, f"header block of about {end - start} bytes is above "
                         f"the {limit} byte limit", rows.redacted(None, end - start))
         else:
+            # headers.fields' rule (first occurrence wins, To/Cc joined), inlined: the hot loop
             f: dict[str, str] = {}
             for name, value in fields(text, start, end):
                 name = name.lower()
