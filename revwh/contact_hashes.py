@@ -37,11 +37,10 @@ def write_contact_address_hashes(settings: Settings) -> int:
     with connect(settings) as con:
         selects = [f'select lower(trim("{column}")) as email from "{schema}"."{table}"'
                    for schema, table, column in CONTACT_ADDRESS_COLUMNS
-                   if con.schema_exists(schema) and table in con.relations(schema)]
-        emails = []
-        if selects and settings.hash_external_addresses:
-            emails = [row[0] for row in con.execute(" union ".join(selects) + " order by 1")
-                      if row[0]]
+                   if settings.hash_external_addresses
+                   and con.schema_exists(schema) and table in con.relations(schema)]
+        emails = [row[0] for row in con.execute(" union ".join(selects) + " order by 1")
+                  if row[0]] if selects else []
         frame = pd.DataFrame({"email": pd.Series(emails, dtype="string"),
                               "activity_address": pd.Series(
                                   [privacy.address(e)[0] for e in emails], dtype="string")})

@@ -46,7 +46,7 @@ CHUNKABLE_PREFIXES = ("expect_column_values_to_", "expect_column_pair_values_",
 
 
 # dbt tests only read: several at once overlap dbt's per-test overhead with the queries (the
-# build keeps the profile's threads: concurrent DDL in one DuckDB schema can conflict)
+# profile's threads are for builds)
 GATE_DBT_THREADS = 4
 # expectations about the columns alone: validated on the table's empty result (no rows read)
 SCHEMA_TYPES = ("expect_column_to_exist", "expect_table_columns_to_match_set",

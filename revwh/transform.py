@@ -204,17 +204,14 @@ def carry_over(settings: Settings, schema: str, previous: str) -> list[str]:
     changed = {name for name, node in models.items()
                if _file_checksum(node["path"]) != node["checksum"]}
     state = {name: node["state_schema"] for name, node in models.items() if node["state_schema"]}
-    carried = []
+    if changed & set(state):
+        log.info("carry-over: %s changed since %s, state models built in full",
+                 ", ".join(sorted(changed & set(state))), previous)
+        drop_state(settings, manifest)
     with connect(settings) as con:
-        if changed & set(state):
-            log.info("carry-over: %s changed since %s, state models built in full",
-                     ", ".join(sorted(changed & set(state))), previous)
-            for name, state_schema in state.items():
-                con.execute(f'drop table if exists "{state_schema}"."{name}"')
-        else:
-            carried += [name for name, state_schema in state.items()
-                        if con.schema_exists(state_schema)
-                        and name in con.relations(state_schema)]
+        # a state model continues if its table is there (a dropped one is rebuilt in full)
+        carried = [name for name, state_schema in state.items()
+                   if con.schema_exists(state_schema) and name in con.relations(state_schema)]
         present = set(con.relations(previous)) if con.schema_exists(previous) else set()
         for name in sorted(set(models) - set(state)):
             if name not in present:
@@ -241,9 +238,9 @@ def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: st
     args = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     full = ["--full-refresh"]
     carried = carry_over(settings, schema, previous) if previous and not full_refresh else []
-    since = {"activity_changed_since": previous_built_at} if carried and previous_built_at else {}
+    continued = dbt_vars(settings, as_of, previous_built_at if carried else None)
     result = run_dbt(settings, schema, args + ([] if previous and not full_refresh else full),
-                     as_of, since)
+                     as_of, continued)
     result.carried_over = carried
     if not result.success and carried and {n["name"] for n in result.failures} & set(carried):
         log.warning("build on carried-over tables failed (%s): rebuilding them in full",

@@ -225,8 +225,8 @@ def land_kept(settings: Settings, p, *, source: str, batch_id: str,
     def kept_source():
         return [dlt.resource(items(), name=f"{source}_kept", write_disposition="append")]
 
-    # parquet is DuckDB's fastest path; PostgreSQL takes dlt's default (COPY from csv for arrow)
-    p.run(kept_source(), loader_file_format="parquet" if settings.target == "duckdb" else None)
+    # only non-DuckDB destinations land this way (the file drop appends to DuckDB directly)
+    p.run(kept_source())
     return result
 
 
