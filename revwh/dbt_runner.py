@@ -21,6 +21,11 @@ import sys
 from revwh.settings import DBT_PROJECT_DIR
 
 PARSE_SCHEMA = "revwh_parse"  # the schema the cached parse is made for; never built
+# profile settings that differ between a build and the gate's read-only tests: the parse always
+# sees the same value, or dbt would drop the cached parse ("profile has changed")
+PARSE_PROFILE_ENV = {"REVWH_BUILD_SCHEMA": PARSE_SCHEMA, "REVWH_DUCKDB_ACCESS_MODE": "automatic"}
+# vars that change from run to run; they are read when SQL is compiled, never at parse time
+RUN_VARS = ("as_of_date", "activity_changed_since")
 STATUS_FILE = "revwh_commands.json"  # per command: success and, if dbt raised, the error
 
 
@@ -40,8 +45,9 @@ def run(spec: dict) -> int:
     from dbt.cli.main import dbtRunner
 
     common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    parse_vars = {k: v for k, v in spec["vars"].items() if k != "as_of_date"}
-    os.environ["REVWH_BUILD_SCHEMA"] = PARSE_SCHEMA
+    parse_vars = {k: v for k, v in spec["vars"].items() if k not in RUN_VARS}
+    run_env = {k: os.environ.get(k) for k in PARSE_PROFILE_ENV}
+    os.environ.update(PARSE_PROFILE_ENV)
     parsed = dbtRunner().invoke(["parse", *common, "--quiet", "--no-write-json",
                                  "--target-path", spec["parse_path"],
                                  "--log-path", spec["parse_path"],
@@ -51,6 +57,11 @@ def run(spec: dict) -> int:
         return 2
     manifest = parsed.result
     _point_at(manifest, spec["schema"])
+    for key, value in run_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     os.environ["REVWH_BUILD_SCHEMA"] = spec["schema"]
     statuses = []
     for args in spec["commands"]:
