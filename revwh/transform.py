@@ -220,8 +220,7 @@ def carry_over(settings: Settings, schema: str, previous: str) -> list[str]:
                 log.info("carry-over: %s changed since %s, built in full", name, previous)
                 continue
             con.execute(f'create schema if not exists "{schema}"')
-            con.execute(f'drop table if exists "{schema}"."{name}"')
-            con.execute(f'create table "{schema}"."{name}" as select * from "{previous}"."{name}"')
+            con.copy_table(previous, schema, name)  # with its contract's constraints
             carried.append(name)
     log.info("carry-over from %s into %s: %s", previous, schema, ", ".join(carried) or "nothing")
     return sorted(carried)

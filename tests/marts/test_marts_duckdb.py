@@ -57,6 +57,11 @@ def test_incremental_models_were_carried_over_day_by_day(built: Built):
         # dbt took the incremental paths
         assert "window_start" in next(compiled.rglob("fct_opportunity_daily.sql")).read_text()
         assert "int_activity_window" in next(compiled.rglob("fct_activity.sql")).read_text()
+        # a carried-over table keeps its contract's constraints: nulls still fail the build
+        not_null = built.q("select table_name, column_name from duckdb_columns() where "
+                           f"schema_name = '{result['version']}' and not is_nullable")
+        assert {("fct_activity", "activity_id"), ("fct_opportunity_daily", "opportunity_id"),
+                ("opportunity_verifier_score", "snapshot_date")} <= set(not_null)
 
 
 @pytest.mark.parametrize("mart", MARTS)
