@@ -48,6 +48,8 @@ CHUNKABLE_PREFIXES = ("expect_column_values_to_", "expect_column_pair_values_",
 # dbt tests only read: several at once overlap dbt's per-test overhead with the queries (the
 # profile's threads are for builds)
 GATE_DBT_THREADS = 4
+# dbt tests of a model's grain (GX checks the marts' grains: dbt_tests_checked_by_suites)
+GRAIN_TESTS = ("unique", "unique_combination_of_columns")
 # expectations about the columns alone: validated on the table's empty result (no rows read)
 SCHEMA_TYPES = ("expect_column_to_exist", "expect_table_columns_to_match_set",
                 "expect_table_columns_to_match_ordered_list",
@@ -93,6 +95,42 @@ def seed_parameters() -> dict[str, list]:
 
 def load_suites(folder: Path = EXPECTATIONS_DIR) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def _suite_grains(suites: list[dict]) -> dict[str, set[frozenset]]:
+    """Mart table -> the column sets whose uniqueness its GX suite checks."""
+    grains: dict[str, set[frozenset]] = {}
+    for spec in suites:
+        if spec["meta"].get("layer", "marts") != "marts":
+            continue
+        for e in spec["expectations"]:
+            if e["type"] == "expect_column_values_to_be_unique":
+                cols = [e["kwargs"]["column"]]
+            elif e["type"] == "expect_compound_columns_to_be_unique":
+                cols = e["kwargs"]["column_list"]
+            else:
+                continue
+            grains.setdefault(spec["meta"]["table"], set()).add(frozenset(cols))
+    return grains
+
+
+def dbt_tests_checked_by_suites(manifest: Path, suites: list[dict]) -> list[str]:
+    """dbt's grain tests (unique, unique_combination_of_columns) on a mart whose GX suite checks
+    the same columns' uniqueness. The gate runs each of those checks once, in GX; the dbt tests
+    stay in the project for `dbt test` (and for dbt users without the gate)."""
+    if not manifest.exists():
+        return []
+    grains = _suite_grains(suites)
+    names = []
+    for node in json.loads(manifest.read_text())["nodes"].values():
+        test = node.get("test_metadata") or {}
+        if node["resource_type"] != "test" or test.get("name") not in GRAIN_TESTS:
+            continue
+        kwargs = test.get("kwargs", {})
+        cols = kwargs.get("combination_of_columns") or [kwargs.get("column_name")]
+        if frozenset(cols) in grains.get((node.get("attached_node") or "").split(".")[-1], ()):
+            names.append(node["name"])
+    return sorted(names)
 
 
 def _columns_of(expectation: dict) -> list[str]:
@@ -361,14 +399,18 @@ def run_gate(settings: Settings, schema: str, as_of: str) -> GateReport:
     """Audit the candidate `schema`. Raises GateFailed naming every failure."""
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     report = GateReport(schema=schema)
+    suites = load_suites()
+    in_gx = dbt_tests_checked_by_suites(settings.home / "dbt_target" / schema / "manifest.json",
+                                        suites)
     # one dbt process for both (dbt's start-up and the project's parse are paid once), read-only
     # and running while GX validates: the two halves of the gate overlap
     dbt = start_dbt_commands(settings, schema, [
         ["source", "freshness", "--select", "source:salesforce"],
-        ["test", "--exclude-resource-type", "unit_test", "--threads", str(GATE_DBT_THREADS)]],
+        ["test", "--exclude-resource-type", "unit_test", "--threads", str(GATE_DBT_THREADS),
+         *(["--exclude", *in_gx] if in_gx else [])]],
         as_of, read_only=True)
     try:
-        report.expectations, report.data_docs = run_expectations(settings, schema)
+        report.expectations, report.data_docs = run_expectations(settings, schema, suites)
     finally:
         report.dbt += dbt.results()
     record(settings, report, as_of, started)

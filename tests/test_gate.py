@@ -103,6 +103,26 @@ def test_planted_bad_batch_fails_the_gate_naming_each_failure(two_versions):
     assert Path(message.split("Report: ")[1].split(" and ")[0]).is_file()  # Data Docs written
 
 
+def test_gate_checks_each_mart_grain_once_in_gx(two_versions):
+    home, _, _, b = two_versions
+    with connect(home.settings, read_only=True) as con:
+        rows = con.execute("select r.suite, r.table_name, r.expectation, r.column_name "
+                           "from quality.validation_result r join quality.validation_run v "
+                           "using (run_id) where v.version = ?", [b["version"]])
+    dbt_tests = {table for suite, table, _, _ in rows if suite == "dbt test"}
+    gx = {(table, expectation, column) for suite, table, expectation, column in rows
+          if not suite.startswith("dbt ")}
+    # dbt's unique test on the mart's key is left to GX, which checks the same column
+    assert "unique_fct_opportunity_opportunity_id" not in dbt_tests
+    assert ("fct_opportunity", "expect_column_values_to_be_unique", "opportunity_id") in gx
+    assert not any(t.startswith("unique_combination_of_columns_fct_opportunity_daily")
+                   for t in dbt_tests)
+    # the other dbt tests still run: relationships, accepted values, staging keys
+    assert any(t.startswith("relationships_fct_opportunity_") for t in dbt_tests)
+    assert any(t.startswith("accepted_values_fct_opportunity_") for t in dbt_tests)
+    assert any(t.startswith("unique_stg_salesforce__opportunities") for t in dbt_tests)
+
+
 READER = """
 import sys, time
 from revwh.settings import load_settings
