@@ -34,7 +34,7 @@ import pandas as pd
 
 from revwh.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, Settings
 from revwh.transform import DbtResult, start_dbt_commands
-from revwh.warehouse import META_SCHEMA, Connection, connect
+from revwh.warehouse import META_SCHEMA, Connection, DuckDBConnection, connect
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,6 @@ class _Validator:
             InMemoryStoreBackendDefaults,
             ProgressBarsConfig,
         )
-
         from great_expectations.execution_engine import pandas_execution_engine
 
         # GX labels every pandas batch under HASH_THRESHOLD bytes with an md5 of all its rows
@@ -286,8 +285,27 @@ def _frame(con: Connection, sql: str, params: list) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def _validate_duckdb(validator: _Validator, con: Connection, spec: dict, relation: str,
-                     where: str, params: list, parameters: dict, chunk_rows: int) -> list[dict]:
+@dataclass
+class _Batch:
+    """One dataframe for GX: the rows of `sql`, validated against `expectations`. Batches of one
+    suite with `part` "chunk i/n" are key-partitioned parts of one check (see _combine)."""
+    spec: dict
+    part: str
+    sql: str
+    params: list
+    expectations: list[dict]
+    parameters: dict
+    last_chunk: bool = False  # the suite's chunks are combined after this one
+
+
+def _select(relation: str, cols: list[str], where: str) -> str:
+    return f"select {', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)} from {relation} {where}"
+
+
+def _duckdb_batches(con: Connection, spec: dict, relation: str, where: str, params: list,
+                    parameters: dict, chunk_rows: int) -> list[_Batch]:
+    """The frames one suite is validated on: one when the rows fit in a chunk; else chunks for
+    the chunkable expectations, the table's projection for the rest and its columns alone."""
     meta = spec["meta"]
     schema_only = [e for e in spec["expectations"] if e["type"] in SCHEMA_TYPES]
     expectations = [e for e in spec["expectations"] if e["type"] not in SCHEMA_TYPES]
@@ -300,29 +318,53 @@ def _validate_duckdb(validator: _Validator, con: Connection, spec: dict, relatio
                    or (e["type"] == "expect_column_values_to_be_unique"
                        and e["kwargs"]["column"] == meta.get("key"))]
         whole = [e for e in expectations if e not in chunked]
-    outcomes: list[dict] = []
+    batches = []
     if chunked:
         cols = sorted({c for e in chunked for c in _columns_of(e)} | {meta.get("key")} - {None})
         n = max(1, -(-total // chunk_rows))
-        select = ", ".join(f'"{c}"' for c in cols)
-        parts = []
         for i in range(n):
             part_filter = f"hash(\"{meta['key']}\") % {n} = {i}" if n > 1 else "true"
             clause = f"{where} and {part_filter}" if where else f"where {part_filter}"
-            frame = _frame(con, f"select {select} from {relation} {clause}", params)
-            parts += [_outcome(spec, r, f"chunk {i + 1}/{n}") for r in
-                      validator.frame(spec["name"], chunked, frame, parameters)]
-        outcomes += _combine(parts)
+            batches.append(_Batch(spec, f"chunk {i + 1}/{n}", _select(relation, cols, clause),
+                                  params, chunked, parameters, last_chunk=i == n - 1))
     if whole:
         cols = sorted({c for e in whole for c in _columns_of(e)} | {meta.get("key")} - {None})
-        frame = _frame(con, f"select {', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)} "
-                            f"from {relation} {where}", params)
-        outcomes += [_outcome(spec, r, "table") for r in
-                     validator.frame(spec["name"], whole, frame, parameters)]
+        batches.append(_Batch(spec, "table", _select(relation, cols, where), params, whole,
+                              parameters))
     if schema_only:
-        frame = _frame(con, f"select * from {relation} limit 0", [])
-        outcomes += [_outcome(spec, r, "columns") for r in
-                     validator.frame(spec["name"], schema_only, frame, parameters)]
+        batches.append(_Batch(spec, "columns", f"select * from {relation} limit 0", [],
+                              schema_only, parameters))
+    return batches
+
+
+def _validate_batches(validator: _Validator, con: DuckDBConnection,
+                      batches: list[_Batch]) -> list[dict]:
+    """Validate every batch in order. A second cursor reads the next batch's frame while GX
+    validates the current one: DuckDB and Arrow do that work outside the GIL, so reading
+    overlaps validating (at most two frames in memory)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    outcomes: list[dict] = []
+    chunks: dict[str, list[dict]] = {}
+    reader_con = con.cursor()
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        def read(i: int):
+            return reader.submit(_frame, reader_con, batches[i].sql, batches[i].params)
+
+        upcoming = read(0) if batches else None
+        for i, batch in enumerate(batches):
+            frame = upcoming.result()
+            upcoming = read(i + 1) if i + 1 < len(batches) else None
+            found = [_outcome(batch.spec, r, batch.part) for r in validator.frame(
+                batch.spec["name"], batch.expectations, frame, batch.parameters)]
+            del frame
+            if batch.part.startswith("chunk "):
+                chunks.setdefault(batch.spec["name"], []).extend(found)
+                if batch.last_chunk:
+                    outcomes += _combine(chunks.pop(batch.spec["name"]))
+            else:
+                outcomes += found
+    reader_con.close()
     return outcomes
 
 
@@ -331,6 +373,7 @@ def run_expectations(settings: Settings, schema: str,
     validator = _Validator(settings)
     seeds = seed_parameters()
     outcomes: list[dict] = []
+    batches: list[_Batch] = []
     with connect(settings, read_only=True) as con:
         for spec in suites if suites is not None else load_suites():
             meta = spec["meta"]
@@ -353,8 +396,10 @@ def run_expectations(settings: Settings, schema: str,
                 outcomes += [_outcome(spec, r, "table") for r in results]
                 continue
             where, params = _where_new_rows(con, meta.get("layer", "marts"))
-            outcomes += _validate_duckdb(validator, con, spec, f'"{table_schema}"."{meta["table"]}"',
-                                         where, params, parameters, settings.gate_chunk_rows)
+            batches += _duckdb_batches(con, spec, f'"{table_schema}"."{meta["table"]}"', where,
+                                       params, parameters, settings.gate_chunk_rows)
+        if batches:
+            outcomes += _validate_batches(validator, con, batches)
     return outcomes, validator.build_docs()
 
 

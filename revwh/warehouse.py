@@ -88,6 +88,10 @@ class DuckDBConnection(Connection):
     def df(self, sql, params=()):
         return self.con.execute(sql, list(params)).df()
 
+    def cursor(self) -> DuckDBConnection:
+        """Another connection to the same database, for another thread."""
+        return DuckDBConnection(self.con.cursor())
+
     def arrow(self, sql, params=()):
         """The result as a pyarrow Table (columnar all the way: no per-value conversion)."""
         return self.con.sql(sql, params=list(params)).to_arrow_table()
