@@ -209,7 +209,7 @@ class _Validator:
         definition = ctx.validation_definitions.add(
             gx.ValidationDefinition(name=asset.name, data=batch_definition, suite=suite))
         try:
-            result = definition.run(result_format={"result_format": "SUMMARY"}, **run_args)
+            result = definition.run(result_format={"result_format": "BASIC"}, **run_args)
         finally:
             ctx.validation_definitions.delete(asset.name)
         return list(result.results)
@@ -310,7 +310,9 @@ def _duckdb_batches(con: Connection, spec: dict, relation: str, where: str, para
     schema_only = [e for e in spec["expectations"] if e["type"] in SCHEMA_TYPES]
     expectations = [e for e in spec["expectations"] if e["type"] not in SCHEMA_TYPES]
     total = con.scalar(f"select count(*) from {relation} {where}", params)
-    if total <= chunk_rows:  # one frame, one validation: GX's fixed cost is per validation
+    # one frame, one validation (GX's fixed cost is per validation); chunks need a key to
+    # partition on, so a suite without one sees its table whole
+    if total <= chunk_rows or not meta.get("key"):
         chunked, whole = [], expectations + schema_only
         schema_only = []
     else:

@@ -48,7 +48,9 @@ class Settings:
     # quality gate: a mart may shrink or grow this much against the published version
     volume_max_drop: float = 0.5
     volume_max_growth: float = 3.0
-    gate_chunk_rows: int = 500_000  # DuckDB: rows per dataframe the gate validates at once
+    # DuckDB: rows per dataframe the gate validates at once (GX costs per frame: 2M rows was the
+    # fastest at S=10, 500k and 4M slower, 4M with 5.6 GB instead of 3.2)
+    gate_chunk_rows: int = 2_000_000
     max_reject_share: float = 0.02
     retries: int = 2
     retry_delay_seconds: int = 300

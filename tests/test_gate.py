@@ -12,11 +12,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from revwh import pipeline, publish
+from revwh.gate import run_expectations
 from revwh.warehouse import connect, connect_published
 from tests.conftest import MINI_DROP, make_home
 
@@ -101,6 +103,23 @@ def test_planted_bad_batch_fails_the_gate_naming_each_failure(two_versions):
                                  "and not r.success", [candidate["version"]])
     assert run_ok == [(False,)] and failed_rows >= 5
     assert Path(message.split("Report: ")[1].split(" and ")[0]).is_file()  # Data Docs written
+
+
+def test_chunked_validation_equals_whole_table_validation(two_versions):
+    """Tables larger than gate_chunk_rows are validated in key-partitioned chunks: every
+    expectation's result must be the one the whole table gives, failures included."""
+    home, _, _, b = two_versions
+
+    def results(settings):
+        outcomes, _ = run_expectations(settings, b["version"])
+        return sorted((o["suite"], o["expectation"], o["kwargs"], o["success"],
+                       o["unexpected_count"]) for o in outcomes)
+
+    whole = results(home.settings)
+    chunked = results(replace(home.settings, gate_chunk_rows=7))
+    assert chunked == whole
+    with connect(home.settings, read_only=True) as con:  # chunking really happened
+        assert con.scalar(f'select count(*) from "{b["version"]}".fct_opportunity_daily') > 7
 
 
 def test_gate_checks_each_mart_grain_once_in_gx(two_versions):
