@@ -49,6 +49,8 @@ CHUNKABLE_PREFIXES = ("expect_column_values_to_", "expect_column_pair_values_",
 # dbt tests only read: several at once overlap dbt's per-test overhead with the queries (the
 # profile's threads are for builds)
 GATE_DBT_THREADS = 4
+# GX validates in one thread and is the longer half: the dbt process yields the CPU to it
+GATE_DBT_NICENESS = 10
 # dbt tests of a model's grain (GX checks the marts' grains: dbt_tests_checked_by_suites)
 GRAIN_TESTS = ("unique", "unique_combination_of_columns")
 # expectations about the columns alone: validated on the table's empty result (no rows read)
@@ -456,7 +458,7 @@ def run_gate(settings: Settings, schema: str, as_of: str) -> GateReport:
         ["source", "freshness", "--select", "source:salesforce"],
         ["test", "--exclude-resource-type", "unit_test", "--threads", str(GATE_DBT_THREADS),
          *(["--exclude", *in_gx] if in_gx else [])]],
-        as_of, read_only=True)
+        as_of, read_only=True, niceness=GATE_DBT_NICENESS)
     try:
         report.expectations, report.data_docs = run_expectations(settings, schema, suites)
     finally:

@@ -121,10 +121,12 @@ class DbtRun:
 
 
 def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]], as_of: str,
-                       extra_vars: dict | None = None, read_only: bool = False) -> DbtRun:
+                       extra_vars: dict | None = None, read_only: bool = False,
+                       niceness: int = 0) -> DbtRun:
     """Start dbt commands, one after another in ONE subprocess (dbt's import and the project's
     parse are paid once; the DuckDB file is held only while it runs). `read_only` (commands
-    that only read, e.g. tests) lets this process share the DuckDB file with readers."""
+    that only read, e.g. tests) lets this process share the DuckDB file with readers;
+    `niceness` lowers the process's CPU priority (work running alongside goes first)."""
     target_path = settings.home / "dbt_target" / schema
     files = [_results_file(target_path, args) for args in commands]
     if len(set(files)) != len(files):
@@ -143,6 +145,8 @@ def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]
         proc = subprocess.Popen([sys.executable, "-m", "revwh.dbt_runner", json.dumps(spec)],
                                 env={**os.environ, **dbt_env(settings, schema, read_only)},
                                 stdout=out, stderr=subprocess.STDOUT, cwd=DBT_PROJECT_DIR)
+    if niceness:  # before dbt starts its threads, which inherit it
+        os.setpriority(os.PRIO_PROCESS, proc.pid, niceness)
     return DbtRun(proc, commands, files, target_path, output)
 
 
