@@ -26,6 +26,7 @@ import csv
 import json
 import logging
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -51,8 +52,6 @@ CHUNKABLE_PREFIXES = ("expect_column_values_to_", "expect_column_pair_values_",
 GATE_DBT_THREADS = 4
 # GX validates in one thread and is the longer half: the dbt process yields the CPU to it
 GATE_DBT_NICENESS = 10
-# dbt tests of a model's grain (GX checks the marts' grains: dbt_tests_checked_by_suites)
-GRAIN_TESTS = ("unique", "unique_combination_of_columns")
 # expectations about the columns alone: validated on the table's empty result (no rows read)
 SCHEMA_TYPES = ("expect_column_to_exist", "expect_table_columns_to_match_set",
                 "expect_table_columns_to_match_ordered_list",
@@ -87,12 +86,8 @@ class GateReport:
 
 def seed_parameters() -> dict[str, list]:
     """Values the suites may refer to with $PARAMETER, read from the dbt seeds."""
-    def column(seed: str, name: str) -> list[str]:
-        with (DBT_PROJECT_DIR / "seeds" / f"{seed}.csv").open() as f:
-            return [row[name] for row in csv.DictReader(f)]
-
-    return {"stage_names": column("sales_process_map", "stage_name"),
-            "verifier_keys": column("verifier_catalogue", "verifier_key"),
+    return {"stage_names": _seed_column("sales_process_map", "stage_name"),
+            "verifier_keys": _seed_column("verifier_catalogue", "verifier_key"),
             "verifier_statuses": ["started", "verified", "regressed"]}
 
 
@@ -100,39 +95,69 @@ def load_suites(folder: Path = EXPECTATIONS_DIR) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
-def _suite_grains(suites: list[dict]) -> dict[str, set[frozenset]]:
-    """Mart table -> the column sets whose uniqueness its GX suite checks."""
-    grains: dict[str, set[frozenset]] = {}
-    for spec in suites:
-        if spec["meta"].get("layer", "marts") != "marts":
-            continue
-        for e in spec["expectations"]:
-            if e["type"] == "expect_column_values_to_be_unique":
-                cols = [e["kwargs"]["column"]]
-            elif e["type"] == "expect_compound_columns_to_be_unique":
-                cols = e["kwargs"]["column_list"]
-            else:
-                continue
-            grains.setdefault(spec["meta"]["table"], set()).add(frozenset(cols))
-    return grains
+def _seed_column(seed: str, name: str) -> list[str]:
+    with (DBT_PROJECT_DIR / "seeds" / f"{seed}.csv").open() as f:
+        return [row[name] for row in csv.DictReader(f)]
+
+
+def _expectation_check(e: dict, parameters: dict) -> tuple | None:
+    """What a mart expectation checks, in a form a dbt test can be compared with: ("unique",
+    columns) or ("in_set", column, values); None for anything else (or with `mostly`)."""
+    kw = e["kwargs"]
+    if kw.get("mostly", 1) != 1:
+        return None
+    if e["type"] == "expect_column_values_to_be_unique":
+        return ("unique", frozenset([kw["column"]]))
+    if e["type"] == "expect_compound_columns_to_be_unique":
+        return ("unique", frozenset(kw["column_list"]))
+    if e["type"] == "expect_column_values_to_be_in_set":
+        values = kw["value_set"]
+        if isinstance(values, dict):  # {"$PARAMETER": name}
+            values = parameters.get(values.get("$PARAMETER"))
+        return None if values is None else ("in_set", kw["column"], frozenset(map(str, values)))
+    return None
+
+
+def _dbt_test_check(node: dict) -> tuple | None:
+    """What a dbt data test checks, in _expectation_check's form: unique and
+    unique_combination_of_columns -> "unique"; accepted_values and relationships to a seed's
+    column (the seed's values) -> "in_set". None for anything else, or a test with `where`."""
+    test, config = node.get("test_metadata") or {}, node.get("config") or {}
+    if config.get("where") or str(config.get("severity", "error")).lower() != "error":
+        return None
+    kw, name = test.get("kwargs", {}), test.get("name")
+    if name == "unique":
+        return ("unique", frozenset([kw["column_name"]]))
+    if name == "unique_combination_of_columns":
+        return ("unique", frozenset(kw["combination_of_columns"]))
+    if name == "accepted_values":
+        return ("in_set", kw["column_name"], frozenset(map(str, kw["values"])))
+    seed = re.fullmatch(r"ref\('(\w+)'\)", str(kw.get("to", "")))
+    if name == "relationships" and seed and (DBT_PROJECT_DIR / "seeds" / f"{seed[1]}.csv").exists():
+        return ("in_set", kw["column_name"], frozenset(_seed_column(seed[1], kw["field"])))
+    return None
 
 
 def dbt_tests_checked_by_suites(manifest: Path, suites: list[dict]) -> list[str]:
-    """dbt's grain tests (unique, unique_combination_of_columns) on a mart whose GX suite checks
-    the same columns' uniqueness. The gate runs each of those checks once, in GX; the dbt tests
-    stay in the project for `dbt test` (and for dbt users without the gate)."""
+    """dbt tests on a mart that its GX suite repeats exactly: the same columns' uniqueness, or
+    the same column within the same values (accepted values, or a relationship to a seed column
+    that the suite reads as a $PARAMETER). The gate runs each of those checks once, in GX; the
+    dbt tests stay in the project for `dbt test` (and for dbt users without the gate)."""
     if not manifest.exists():
         return []
-    grains = _suite_grains(suites)
+    parameters = seed_parameters()
+    in_suites: dict[str, set[tuple]] = {}
+    for spec in suites:
+        if spec["meta"].get("layer", "marts") == "marts":
+            in_suites.setdefault(spec["meta"]["table"], set()).update(
+                filter(None, (_expectation_check(e, parameters) for e in spec["expectations"])))
     names = []
     for node in json.loads(manifest.read_text())["nodes"].values():
-        test = node.get("test_metadata") or {}
-        if node["resource_type"] != "test" or test.get("name") not in GRAIN_TESTS:
-            continue
-        kwargs = test.get("kwargs", {})
-        cols = kwargs.get("combination_of_columns") or [kwargs.get("column_name")]
-        if frozenset(cols) in grains.get((node.get("attached_node") or "").split(".")[-1], ()):
-            names.append(node["name"])
+        model = (node.get("attached_node") or "").split(".")[-1]
+        if node["resource_type"] == "test" and model in in_suites:
+            check = _dbt_test_check(node)
+            if check and check in in_suites[model]:
+                names.append(node["name"])
     return sorted(names)
 
 

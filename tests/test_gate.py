@@ -131,14 +131,19 @@ def test_gate_checks_each_mart_grain_once_in_gx(two_versions):
     dbt_tests = {table for suite, table, _, _ in rows if suite == "dbt test"}
     gx = {(table, expectation, column) for suite, table, expectation, column in rows
           if not suite.startswith("dbt ")}
-    # dbt's unique test on the mart's key is left to GX, which checks the same column
+    # dbt tests a mart's suite repeats are left to GX: the key's uniqueness, a stage that must
+    # be in the sales process map seed
     assert "unique_fct_opportunity_opportunity_id" not in dbt_tests
     assert ("fct_opportunity", "expect_column_values_to_be_unique", "opportunity_id") in gx
     assert not any(t.startswith("unique_combination_of_columns_fct_opportunity_daily")
                    for t in dbt_tests)
-    # the other dbt tests still run: relationships, accepted values, staging keys
-    assert any(t.startswith("relationships_fct_opportunity_") for t in dbt_tests)
-    assert any(t.startswith("accepted_values_fct_opportunity_") for t in dbt_tests)
+    assert not any(t.startswith("relationships_fct_opportunity_stage_name") for t in dbt_tests)
+    assert ("fct_opportunity", "expect_column_values_to_be_in_set", "stage_name") in gx
+    # the dbt tests GX does not repeat still run: relationships between marts, other accepted
+    # values, expressions, staging keys
+    assert any(t.startswith("relationships_fct_win_loss_opportunity_id") for t in dbt_tests)
+    assert any(t.startswith("accepted_values_fct_opportunity_source_system") for t in dbt_tests)
+    assert any(t.startswith("expression_is_true_fct_opportunity") for t in dbt_tests)
     assert any(t.startswith("unique_stg_salesforce__opportunities") for t in dbt_tests)
 
 
