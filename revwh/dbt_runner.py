@@ -3,9 +3,10 @@
 dbt's partial parsing is lost whenever the profile or the vars change, and every nightly build
 has a new schema (the profile's) and a new as-of date (a var): a full parse of the project, every
 time, costs more than an incremental build itself. So the project is parsed with a fixed
-placeholder schema and without the as-of date, which keeps `partial_parse.msgpack` valid from
-run to run; the parsed manifest's nodes are then pointed at the candidate schema, and dbt runs
-with that manifest (no parse) and the run's vars (the as-of date is read when SQL is compiled).
+placeholder schema, one access mode and without the run's vars (as-of date, activity window),
+which keeps `partial_parse.msgpack` valid from run to run, for builds and the gate alike; the
+parsed manifest's nodes are then pointed at the candidate schema, and dbt runs with that
+manifest (no parse) and the run's vars (read when SQL is compiled).
 
 Run as `python -m revwh.dbt_runner SPEC_JSON` (revwh.transform does), for one or more commands
 that share the parse: in a subprocess, because dbt-duckdb keeps the DuckDB file open for the rest

@@ -377,24 +377,26 @@ def _validate_batches(validator: _Validator, con: DuckDBConnection,
     outcomes: list[dict] = []
     chunks: dict[str, list[dict]] = {}
     reader_con = con.cursor()
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        def read(i: int):
-            return reader.submit(_frame, reader_con, batches[i].sql, batches[i].params)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            def read(i: int):
+                return reader.submit(_frame, reader_con, batches[i].sql, batches[i].params)
 
-        upcoming = read(0) if batches else None
-        for i, batch in enumerate(batches):
-            frame = upcoming.result()
-            upcoming = read(i + 1) if i + 1 < len(batches) else None
-            found = [_outcome(batch.spec, r, batch.part) for r in validator.frame(
-                batch.spec["name"], batch.expectations, frame, batch.parameters)]
-            del frame
-            if batch.part.startswith("chunk "):
-                chunks.setdefault(batch.spec["name"], []).extend(found)
-                if batch.last_chunk:
-                    outcomes += _combine(chunks.pop(batch.spec["name"]))
-            else:
-                outcomes += found
-    reader_con.close()
+            upcoming = read(0) if batches else None
+            for i, batch in enumerate(batches):
+                frame = upcoming.result()
+                upcoming = read(i + 1) if i + 1 < len(batches) else None
+                found = [_outcome(batch.spec, r, batch.part) for r in validator.frame(
+                    batch.spec["name"], batch.expectations, frame, batch.parameters)]
+                del frame
+                if batch.part.startswith("chunk "):
+                    chunks.setdefault(batch.spec["name"], []).extend(found)
+                    if batch.last_chunk:
+                        outcomes += _combine(chunks.pop(batch.spec["name"]))
+                else:
+                    outcomes += found
+    finally:
+        reader_con.close()
     return outcomes
 
 
