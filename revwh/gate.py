@@ -16,6 +16,9 @@ column-existence checks see the table's columns with no rows. Frames are read th
 the next one while GX validates the current one.
 On PostgreSQL, GX's SQL datasource validates the tables in place.
 
+dbt tests that a mart's suite repeats exactly are left out of the gate's dbt run
+(`dbt_tests_checked_by_suites`), so each check runs once.
+
 Every result is recorded in `quality.validation_run` / `quality.validation_result` and rendered
 as GX Data Docs under `<home>/quality_docs/`.
 """

@@ -107,7 +107,8 @@ def test_planted_bad_batch_fails_the_gate_naming_each_failure(two_versions):
 
 def test_chunked_validation_equals_whole_table_validation(two_versions):
     """Tables larger than gate_chunk_rows are validated in key-partitioned chunks: every
-    expectation's result must be the one the whole table gives, failures included."""
+    expectation's result (success and unexpected count) must be the one the whole table
+    gives."""
     home, _, _, b = two_versions
 
     def results(settings):
@@ -122,7 +123,7 @@ def test_chunked_validation_equals_whole_table_validation(two_versions):
         assert con.scalar(f'select count(*) from "{b["version"]}".fct_opportunity_daily') > 7
 
 
-def test_gate_checks_each_mart_grain_once_in_gx(two_versions):
+def test_gate_leaves_dbt_tests_a_suite_repeats_to_gx(two_versions):
     home, _, _, b = two_versions
     with connect(home.settings, read_only=True) as con:
         rows = con.execute("select r.suite, r.table_name, r.expectation, r.column_name "
