@@ -19,6 +19,7 @@ import pytest
 
 from revwh import pipeline, publish
 from revwh.gate import run_expectations
+from revwh.settings import load_settings
 from revwh.warehouse import connect, connect_published
 from tests.conftest import MINI_DROP, make_home
 
@@ -229,3 +230,31 @@ def test_killing_publish_leaves_a_whole_version_and_the_rerun_publishes(two_vers
                     ",".join(b["relations"])], env=env, check=True)
     assert publish.current(settings).version == b["version"]
     assert _consistent(settings, versions) == 5
+
+
+def test_string_checks_catch_nulls_duplicates_and_unknown_values(tmp_path):
+    """GX sees string columns as Arrow strings: nulls, duplicate keys (alone and in a
+    combination) and values outside the set are still found and counted, whole and chunked."""
+    settings = load_settings(env=make_home(tmp_path).env)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with connect(settings) as con:
+        con.execute("create schema cand")
+        con.execute("create table cand.deals as select * from (values "
+                    "('a', 'x', 'open'), ('b', 'x', 'won'), ('b', 'x', 'lost'), "
+                    "(null, 'y', 'Verbal Yes'), ('c', null, 'won')) t(id, owner, status)")
+    suite = {"name": "deals", "meta": {"table": "deals", "layer": "marts", "key": "id"},
+             "expectations": [
+                 {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
+                 {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+                 {"type": "expect_compound_columns_to_be_unique",
+                  "kwargs": {"column_list": ["id", "owner"]}},
+                 {"type": "expect_column_values_to_be_in_set",
+                  "kwargs": {"column": "status", "value_set": ["open", "won", "lost"]}}]}
+    for chunk_rows in (1_000, 2):
+        outcomes, _ = run_expectations(replace(settings, gate_chunk_rows=chunk_rows), "cand",
+                                       [suite])
+        found = {o["expectation"]: (o["success"], o["unexpected_count"]) for o in outcomes}
+        assert found == {"expect_column_values_to_not_be_null": (False, 1),
+                         "expect_column_values_to_be_unique": (False, 2),
+                         "expect_compound_columns_to_be_unique": (False, 2),
+                         "expect_column_values_to_be_in_set": (False, 1)}, chunk_rows
