@@ -16,8 +16,8 @@ column-existence checks see the table's columns with no rows. Frames are read th
 the next one while GX validates the current one.
 On PostgreSQL, GX's SQL datasource validates the tables in place.
 
-dbt tests that a mart's suite repeats exactly are left out of the gate's dbt run
-(`dbt_tests_checked_by_suites`), so each check runs once.
+dbt tests that a suite repeats exactly (a mart's, or a raw table's for a dbt source test) are
+left out of the gate's dbt run (`dbt_tests_checked_by_suites`), so each check runs once.
 
 Every result is recorded in `quality.validation_run` / `quality.validation_result` and rendered
 as GX Data Docs under `<home>/quality_docs/`.
@@ -55,6 +55,10 @@ CHUNKABLE_PREFIXES = ("expect_column_values_to_", "expect_column_pair_values_",
 GATE_DBT_THREADS = 4
 # GX validates in one thread and is the longer half: the dbt process yields the CPU to it
 GATE_DBT_NICENESS = 10
+# dbt.log at info (each test's outcome), not debug: the debug lines (every query, connection
+# and artifact, some 57,000 at S=10) cost about 5% of the gate's dbt process; the results
+# themselves are in run_results.json and quality.validation_result
+GATE_DBT_LOG = ["--log-level-file", "info"]
 # expectations about the columns alone: validated on the table's empty result (no rows read)
 SCHEMA_TYPES = ("expect_column_to_exist", "expect_table_columns_to_match_set",
                 "expect_table_columns_to_match_ordered_list",
@@ -109,6 +113,8 @@ def _expectation_check(e: dict, parameters: dict) -> tuple | None:
     kw = e["kwargs"]
     if kw.get("mostly", 1) != 1:
         return None
+    if e["type"] == "expect_column_values_to_not_be_null":
+        return ("not_null", kw["column"])
     if e["type"] == "expect_column_values_to_be_unique":
         return ("unique", frozenset([kw["column"]]))
     if e["type"] == "expect_compound_columns_to_be_unique":
@@ -122,13 +128,19 @@ def _expectation_check(e: dict, parameters: dict) -> tuple | None:
 
 
 def _dbt_test_check(node: dict) -> tuple | None:
-    """What a dbt data test checks, in _expectation_check's form: unique and
-    unique_combination_of_columns -> "unique"; accepted_values and relationships to a seed's
-    column (the seed's values) -> "in_set". None for anything else, or a test with `where`."""
+    """What a dbt data test checks, in _expectation_check's form: not_null -> "not_null";
+    unique, unique_combination_of_columns and unique_within_batch (the key with `_batch_id`)
+    -> "unique"; accepted_values and relationships to a seed's column (the seed's values) ->
+    "in_set". None for anything else, or a test with `where`."""
     test, config = node.get("test_metadata") or {}, node.get("config") or {}
     if config.get("where") or str(config.get("severity", "error")).lower() != "error":
         return None
     kw, name = test.get("kwargs", {}), test.get("name")
+    if name == "not_null":
+        return ("not_null", kw["column_name"])
+    if name == "unique_within_batch":
+        # GX's compound uniqueness also counts rows with a null key: it fails whenever this does
+        return ("unique", frozenset(["_batch_id", kw["column_name"]]))
     if name == "unique":
         return ("unique", frozenset([kw["column_name"]]))
     if name == "unique_combination_of_columns":
@@ -142,25 +154,39 @@ def _dbt_test_check(node: dict) -> tuple | None:
 
 
 def dbt_tests_checked_by_suites(manifest: Path, suites: list[dict]) -> list[str]:
-    """dbt tests on a mart that its GX suite repeats exactly: the same columns' uniqueness, or
-    the same column within the same values (accepted values, or a relationship to a seed column
-    that the suite reads as a $PARAMETER). The gate runs each of those checks once, in GX; the
-    dbt tests stay in the project for `dbt test` (and for dbt users without the gate)."""
+    """dbt tests that a GX suite repeats exactly: on a mart, by the mart's suite; on a dbt
+    source, by the suite of that raw table. The same column not null, the same columns'
+    uniqueness, or the same column within the same values (accepted values, or a relationship
+    to a seed column that the suite reads as a $PARAMETER). The gate runs each of those checks
+    once, in GX; the dbt tests stay in the project for `dbt test` (and for dbt users without the
+    gate). A raw suite checks the rows landed since the published version: earlier rows passed
+    the gate that published it."""
     if not manifest.exists():
         return []
     parameters = seed_parameters()
-    in_suites: dict[str, set[tuple]] = {}
+    in_suites: dict[tuple, set[tuple]] = {}  # (schema or None for marts, table) -> checks
     for spec in suites:
-        if spec["meta"].get("layer", "marts") == "marts":
-            in_suites.setdefault(spec["meta"]["table"], set()).update(
-                filter(None, (_expectation_check(e, parameters) for e in spec["expectations"])))
+        meta = spec["meta"]
+        key = (meta["schema"] if meta.get("layer") == "raw" else None, meta["table"])
+        in_suites.setdefault(key, set()).update(
+            filter(None, (_expectation_check(e, parameters) for e in spec["expectations"])))
+    loaded = json.loads(manifest.read_text())
+    sources = {uid: (s["schema"], s["identifier"] or s["name"])
+               for uid, s in loaded.get("sources", {}).items()}
     names = []
-    for node in json.loads(manifest.read_text())["nodes"].values():
-        model = (node.get("attached_node") or "").split(".")[-1]
-        if node["resource_type"] == "test" and model in in_suites:
-            check = _dbt_test_check(node)
-            if check and check in in_suites[model]:
-                names.append(node["name"])
+    for node in loaded["nodes"].values():
+        if node["resource_type"] != "test":
+            continue
+        parents = node.get("depends_on", {}).get("nodes", [])
+        if node.get("attached_node"):
+            key = (None, node["attached_node"].split(".")[-1])
+        elif len(parents) == 1 and parents[0] in sources:
+            key = sources[parents[0]]
+        else:
+            continue
+        check = _dbt_test_check(node)
+        if check and check in in_suites.get(key, ()):
+            names.append(node["name"])
     return sorted(names)
 
 
@@ -488,9 +514,9 @@ def run_gate(settings: Settings, schema: str, as_of: str) -> GateReport:
     # one dbt process for both (dbt's start-up and the project's parse are paid once), read-only
     # and running while GX validates: the two halves of the gate overlap
     dbt = start_dbt_commands(settings, schema, [
-        ["source", "freshness", "--select", "source:salesforce"],
+        ["source", "freshness", "--select", "source:salesforce", *GATE_DBT_LOG],
         ["test", "--exclude-resource-type", "unit_test", "--threads", str(GATE_DBT_THREADS),
-         *(["--exclude", *in_gx] if in_gx else [])]],
+         *GATE_DBT_LOG, *(["--exclude", *in_gx] if in_gx else [])]],
         as_of, read_only=True, niceness=GATE_DBT_NICENESS)
     try:
         report.expectations, report.data_docs = run_expectations(settings, schema, suites)

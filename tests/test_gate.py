@@ -89,8 +89,7 @@ def test_planted_bad_batch_fails_the_gate_naming_each_failure(two_versions):
     finally:
         (drop / "opportunity.csv").write_text(original)
     message = str(failed.value)
-    assert "unique_within_batch" in message                              # duplicate ids
-    assert "expect_compound_columns_to_be_unique" in message
+    assert "expect_compound_columns_to_be_unique" in message             # duplicate ids
     assert "expect_column_values_to_be_between(amount)" in message       # negative amount
     assert "expect_column_values_to_be_in_set(stage_name)" in message    # unknown stage
     assert "expect_table_row_count_to_be_between" in message             # volume drop
@@ -141,6 +140,12 @@ def test_gate_leaves_dbt_tests_a_suite_repeats_to_gx(two_versions):
                    for t in dbt_tests)
     assert not any(t.startswith("relationships_fct_opportunity_stage_name") for t in dbt_tests)
     assert ("fct_opportunity", "expect_column_values_to_be_in_set", "stage_name") in gx
+    # dbt source tests a raw suite repeats: the id not null, unique within its batch
+    assert not any(t.startswith(("source_not_null_salesforce_opportunity_id",
+                                 "source_unique_within_batch_salesforce_opportunity_id"))
+                   for t in dbt_tests)
+    assert ("opportunity", "expect_column_values_to_not_be_null", "id") in gx
+    assert ("opportunity", "expect_compound_columns_to_be_unique", None) in gx
     # the dbt tests GX does not repeat still run: relationships between marts, other accepted
     # values, expressions, staging keys
     assert any(t.startswith("relationships_fct_win_loss_opportunity_id") for t in dbt_tests)

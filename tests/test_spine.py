@@ -65,7 +65,8 @@ def test_duplicate_ids_fail_the_gate_and_publish_nothing(published: Home):
         (drop / "opportunity.csv").write_text(original)
     assert result.returncode != 0
     assert "quality gate failed" in result.stderr
-    assert "unique_within_batch" in result.stderr and "opportunity" in result.stderr
+    assert "expect_compound_columns_to_be_unique" in result.stderr
+    assert "raw__salesforce__opportunity" in result.stderr
     assert publish.current(settings).version == version_before
     assert publish.checksums(settings) == before
     statuses = {v.version: v.status for v in publish.versions(settings)}
