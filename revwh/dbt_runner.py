@@ -65,10 +65,14 @@ def run(spec: dict) -> int:
             os.environ[key] = value
     os.environ["REVWH_BUILD_SCHEMA"] = spec["schema"]
     statuses = []
-    for args in spec["commands"]:
+    for args, results_file in zip(spec["commands"], spec["results_files"]):
         result = dbtRunner(manifest=manifest).invoke(
             [*args, *common, "--target-path", spec["target_path"],
              "--log-path", spec["target_path"], "--vars", json.dumps(spec["vars"])])
+        # --no-write-json skips all of dbt's artifacts (manifest, graph, results); the caller
+        # still gets the command's results file
+        if "--no-write-json" in args and hasattr(result.result, "write"):
+            result.result.write(results_file)
         error = None if result.exception is None else f"{type(result.exception).__name__}: " \
                                                        f"{result.exception}"
         statuses.append({"args": args, "success": bool(result.success), "error": error})

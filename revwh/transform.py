@@ -131,7 +131,7 @@ def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]
     files = [_results_file(target_path, args) for args in commands]
     if len(set(files)) != len(files):
         raise ValueError("commands in one dbt run must write different results files")
-    spec = {"commands": commands, "schema": schema,
+    spec = {"commands": commands, "results_files": [str(f) for f in files], "schema": schema,
             "vars": {**dbt_vars(settings, as_of), **(extra_vars or {})},
             "target_path": str(target_path),
             # one parse cache per warehouse target, reused by every version (revwh.dbt_runner)

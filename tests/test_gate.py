@@ -237,6 +237,33 @@ def test_killing_publish_leaves_a_whole_version_and_the_rerun_publishes(two_vers
     assert _consistent(settings, versions) == 5
 
 
+def test_a_failing_dbt_test_fails_the_gate_by_name(two_versions):
+    """A check only dbt makes (a relationship between marts) fails the gate and is named; the
+    dbt results are recorded (tests and source freshness) though the gate's dbt writes no
+    artifacts but its results files."""
+    home, _, _, _ = two_versions
+    settings = home.settings
+    published = publish.current(settings).version
+    candidate = pipeline.build(settings, DS)
+    with connect(settings) as con:
+        con.execute(f'update "{candidate["version"]}".fct_win_loss set opportunity_id = '
+                    f"'0060-missing' where opportunity_id = (select min(opportunity_id) "
+                    f'from "{candidate["version"]}".fct_win_loss)')
+    with pytest.raises(pipeline.GateFailed) as failed:
+        pipeline.gate(settings, DS, candidate["version"])
+    message = str(failed.value)
+    assert "dbt test relationships_fct_win_loss_opportunity_id" in message
+    assert "fct_win_loss on fct_win_loss" not in message  # the GX suite passes: a dbt-only check
+    assert publish.current(settings).version == published
+    with connect(settings, read_only=True) as con:
+        rows = con.execute("select r.suite, r.table_name, r.success from "
+                           "quality.validation_result r join quality.validation_run v "
+                           "using (run_id) where v.version = ?", [candidate["version"]])
+    assert ("dbt source", "opportunity", True) in rows
+    assert any(suite == "dbt test" and name.startswith("relationships_fct_win_loss_opportunity")
+               and not ok for suite, name, ok in rows)
+
+
 def test_string_checks_catch_nulls_duplicates_and_unknown_values(tmp_path):
     """GX sees string columns as Arrow strings: nulls, duplicate keys (alone and in a
     combination) and values outside the set are still found and counted, whole and chunked."""
