@@ -302,7 +302,8 @@ def _outcome(spec: dict, result, part: str) -> dict:
     cfg = result.expectation_config
     r = result.result or {}
     detail = {k: r.get(k) for k in ("observed_value", "unexpected_count",
-                                    "partial_unexpected_list") if r.get(k) not in (None, [])}
+                                    "partial_unexpected_list", "details")
+              if r.get(k) not in (None, [], {})}
     return {"suite": spec["name"], "table": spec["meta"]["table"],
             "layer": spec["meta"].get("layer", "marts"), "part": part,
             "expectation": cfg.type, "column": cfg.kwargs.get("column"),
@@ -366,33 +367,37 @@ def _select(relation: str, cols: list[str], where: str) -> str:
 
 def _duckdb_batches(con: Connection, spec: dict, relation: str, where: str, params: list,
                     parameters: dict, chunk_rows: int) -> list[_Batch]:
-    """The frames one suite is validated on: one when the rows fit in a chunk; else chunks for
-    the chunkable expectations, the table's projection for the rest and its columns alone."""
+    """The frames one suite is validated on: the table's columns alone (for the schema checks),
+    and its rows: one frame when they fit in a chunk; else chunks for the chunkable
+    expectations and the table's projection for the rest. Only columns the table has are read:
+    an expectation on a missing column fails in GX (and the schema check names it)."""
     meta = spec["meta"]
     schema_only = [e for e in spec["expectations"] if e["type"] in SCHEMA_TYPES]
     expectations = [e for e in spec["expectations"] if e["type"] not in SCHEMA_TYPES]
+    present = set(con.arrow(f"select * from {relation} limit 0").schema.names)
+    key = meta.get("key") if meta.get("key") in present else None
     total = con.scalar(f"select count(*) from {relation} {where}", params)
     # one frame, one validation (GX's fixed cost is per validation); chunks need a key to
     # partition on, so a suite without one sees its table whole
-    if total <= chunk_rows or not meta.get("key"):
-        chunked, whole = [], expectations + schema_only
-        schema_only = []
+    if total <= chunk_rows or not key:
+        chunked, whole = [], expectations
     else:
         chunked = [e for e in expectations if _is_chunkable(e)
                    or (e["type"] == "expect_column_values_to_be_unique"
-                       and e["kwargs"]["column"] == meta.get("key"))]
+                       and e["kwargs"]["column"] == key)]
         whole = [e for e in expectations if e not in chunked]
     batches = []
     if chunked:
-        cols = sorted({c for e in chunked for c in _columns_of(e)} | {meta.get("key")} - {None})
+        cols = sorted({c for e in chunked for c in _columns_of(e)} & present | {key})
         n = max(1, -(-total // chunk_rows))
         for i in range(n):
-            part_filter = f"hash(\"{meta['key']}\") % {n} = {i}" if n > 1 else "true"
+            part_filter = f"hash(\"{key}\") % {n} = {i}" if n > 1 else "true"
             clause = f"{where} and {part_filter}" if where else f"where {part_filter}"
             batches.append(_Batch(spec, f"chunk {i + 1}/{n}", _select(relation, cols, clause),
                                   params, chunked, parameters, last_chunk=i == n - 1))
     if whole:
-        cols = sorted({c for e in whole for c in _columns_of(e)} | {meta.get("key")} - {None})
+        cols = sorted({c for e in whole for c in _columns_of(e)} & present | {key} - {None})
+        cols = cols or sorted(present)[:1]  # table-level checks alone still need the rows
         batches.append(_Batch(spec, "table", _select(relation, cols, where), params, whole,
                               parameters))
     if schema_only:

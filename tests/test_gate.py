@@ -4,6 +4,7 @@ readers and across a killed process."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 import re
@@ -290,3 +291,38 @@ def test_string_checks_catch_nulls_duplicates_and_unknown_values(tmp_path):
                          "expect_column_values_to_be_unique": (False, 2),
                          "expect_compound_columns_to_be_unique": (False, 2),
                          "expect_column_values_to_be_in_set": (False, 1)}, chunk_rows
+
+
+def test_a_raw_table_missing_a_contract_column_fails_naming_it(tmp_path):
+    """A raw suite checks that the contract's columns are all there (more may be added). A
+    missing one fails the suite, named, and so does any check on it; the others still run."""
+    settings = load_settings(env=make_home(tmp_path).env)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with connect(settings) as con:
+        con.execute("create schema raw_x")
+        con.execute("create table raw_x.deal as select * from "
+                    "(values ('d1', 10, 'x'), ('d2', 20, 'y')) t(id, amount, added_later)")
+    columns = {"type": "expect_table_columns_to_match_set",
+               "kwargs": {"column_set": ["id", "amount"], "exact_match": False}}
+    suite = {"name": "raw__x__deal", "meta": {"table": "deal", "layer": "raw",
+                                              "schema": "raw_x", "key": "id"},
+             "expectations": [
+                 columns,
+                 {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
+                 {"type": "expect_column_values_to_be_in_set",
+                  "kwargs": {"column": "stage_name", "value_set": ["Won"]}}]}
+    for chunk_rows in (1_000, 1):
+        settings = replace(settings, gate_chunk_rows=chunk_rows)
+        columns["kwargs"]["column_set"] = ["id", "amount"]
+        outcomes, _ = run_expectations(settings, "cand", [suite])
+        found = {o["expectation"]: o for o in outcomes}
+        assert found["expect_table_columns_to_match_set"]["success"]  # an added column is fine
+        assert found["expect_column_values_to_not_be_null"]["success"]
+        assert not found["expect_column_values_to_be_in_set"]["success"]  # no such column
+        columns["kwargs"]["column_set"] = ["id", "amount", "stage_name"]
+        outcomes, _ = run_expectations(settings, "cand", [suite])
+        found = {o["expectation"]: o for o in outcomes}
+        schema = found["expect_table_columns_to_match_set"]
+        assert not schema["success"]
+        assert json.loads(schema["detail"])["details"]["mismatched"]["missing"] == ["stage_name"]
+        assert found["expect_column_values_to_not_be_null"]["success"]
