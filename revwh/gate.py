@@ -61,6 +61,8 @@ GATE_DBT_NICENESS = 5
 # but the results files (run_results.json, sources.json): the manifest, semantic manifest and
 # graph are the build's, unchanged, and rewriting them took about 0.5 s per command
 GATE_DBT_ARGS = ["--log-level-file", "info", "--no-write-json"]
+# from this many rows, checks of columns with nulls get a frame of their own (_duckdb_batches)
+NULLABLE_APART_ROWS = 100_000
 # expectations about the columns alone: validated on the table's empty result (no rows read)
 SCHEMA_TYPES = ("expect_column_to_exist", "expect_table_columns_to_match_set",
                 "expect_table_columns_to_match_ordered_list",
@@ -196,6 +198,14 @@ def _columns_of(expectation: dict) -> list[str]:
     kw = expectation["kwargs"]
     cols = [kw[k] for k in ("column", "column_A", "column_B") if k in kw]
     return cols + list(kw.get("column_list", []))
+
+
+def _filters_nulls(expectation: dict) -> bool:
+    """A column check that GX makes on the column's non-null rows only."""
+    return (expectation["type"].startswith("expect_column_values_to_")
+            and expectation["type"] not in ("expect_column_values_to_not_be_null",
+                                            "expect_column_values_to_be_null")
+            and "column" in expectation["kwargs"])
 
 
 def _is_chunkable(expectation: dict) -> bool:
@@ -369,14 +379,20 @@ def _duckdb_batches(con: Connection, spec: dict, relation: str, where: str, para
                     parameters: dict, chunk_rows: int) -> list[_Batch]:
     """The frames one suite is validated on: the table's columns alone (for the schema checks),
     and its rows: one frame when they fit in a chunk; else chunks for the chunkable
-    expectations and the table's projection for the rest. Only columns the table has are read:
-    an expectation on a missing column fails in GX (and the schema check names it)."""
+    expectations and the table's projection for the rest; on a large table, checks of columns
+    with nulls apart (see NULLABLE_APART_ROWS). Only columns the table has are read: an
+    expectation on a missing column fails in GX (and the schema check names it)."""
     meta = spec["meta"]
     schema_only = [e for e in spec["expectations"] if e["type"] in SCHEMA_TYPES]
     expectations = [e for e in spec["expectations"] if e["type"] not in SCHEMA_TYPES]
     present = set(con.arrow(f"select * from {relation} limit 0").schema.names)
     key = meta.get("key") if meta.get("key") in present else None
-    total = con.scalar(f"select count(*) from {relation} {where}", params)
+    filtering = sorted({e["kwargs"]["column"] for e in expectations if _filters_nulls(e)}
+                       & present)
+    counts = "".join(f', count("{c}")' for c in filtering)
+    total, *non_null = con.execute(f"select count(*){counts} from {relation} {where}",
+                                   params)[0]
+    nullable = {c for c, n in zip(filtering, non_null) if n < total}
     # one frame, one validation (GX's fixed cost is per validation); chunks need a key to
     # partition on, so a suite without one sees its table whole
     if total <= chunk_rows or not key:
@@ -386,6 +402,11 @@ def _duckdb_batches(con: Connection, spec: dict, relation: str, where: str, para
                    or (e["type"] == "expect_column_values_to_be_unique"
                        and e["kwargs"]["column"] == key)]
         whole = [e for e in expectations if e not in chunked]
+    # GX drops a column's null rows from the whole frame (a copy of every column) before
+    # checking it: on a large frame, checks of columns with nulls get a frame of their own
+    apart = [e for e in whole if _filters_nulls(e) and e["kwargs"]["column"] in nullable
+             ] if total >= NULLABLE_APART_ROWS else []
+    whole = [e for e in whole if e not in apart]
     batches = []
     if chunked:
         cols = sorted({c for e in chunked for c in _columns_of(e)} & present | {key})
@@ -399,6 +420,10 @@ def _duckdb_batches(con: Connection, spec: dict, relation: str, where: str, para
         cols = sorted({c for e in whole for c in _columns_of(e)} & present | {key} - {None})
         cols = cols or sorted(present)[:1]  # table-level checks alone still need the rows
         batches.append(_Batch(spec, "table", _select(relation, cols, where), params, whole,
+                              parameters))
+    if apart:
+        cols = sorted({e["kwargs"]["column"] for e in apart})
+        batches.append(_Batch(spec, "table", _select(relation, cols, where), params, apart,
                               parameters))
     if schema_only:
         batches.append(_Batch(spec, "columns", f"select * from {relation} limit 0", [],
