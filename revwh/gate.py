@@ -12,8 +12,8 @@ On DuckDB, GX's SQL datasource fails (DESIGN §7), so tables are read into dataf
 columns a suite uses, in chunks of at most `gate_chunk_rows` rows partitioned by the hash of the
 key (so a uniqueness check within a chunk is a check over the table). Table-level expectations
 (row counts, column aggregates) see a projection of just their columns over the whole table;
-column-existence checks see the table's columns with no rows. Frames are read through Arrow,
-the next one while GX validates the current one.
+schema checks (a raw table's contract columns) see the table's columns with no rows. Frames are
+read through Arrow, the next one while GX validates the current one.
 On PostgreSQL, GX's SQL datasource validates the tables in place.
 
 dbt tests that a suite repeats exactly (a mart's, or a raw table's for a dbt source test) are
