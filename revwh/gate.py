@@ -53,8 +53,8 @@ CHUNKABLE_PREFIXES = ("expect_column_values_to_", "expect_column_pair_values_",
 # dbt tests only read: several at once overlap dbt's per-test overhead with the queries (the
 # profile's threads are for builds)
 GATE_DBT_THREADS = 4
-# GX validates in one thread; the dbt process yields some CPU to it. At S=10, with niceness
-# 10 dbt ended 1 to 2 s after GX, with 4 or less before it: 5 ends the two about together
+# GX validates in one thread; the dbt process yields some CPU to it. At S=10 with niceness 10
+# dbt ended 1 to 2 s after GX; at 5 it ends first, and 8 measured no different
 GATE_DBT_NICENESS = 5
 # dbt.log at info (each test's outcome), not debug: the debug lines (every query, connection
 # and artifact, some 57,000 at S=10) cost about 5% of the gate's dbt process. No artifacts
@@ -112,8 +112,9 @@ def _seed_column(seed: str, name: str) -> list[str]:
 
 
 def _expectation_check(e: dict, parameters: dict) -> tuple | None:
-    """What a mart expectation checks, in a form a dbt test can be compared with: ("unique",
-    columns) or ("in_set", column, values); None for anything else (or with `mostly`)."""
+    """What an expectation checks, in a form a dbt test can be compared with: ("not_null",
+    column), ("unique", columns) or ("in_set", column, values); None for anything else (or
+    with `mostly`)."""
     kw = e["kwargs"]
     if kw.get("mostly", 1) != 1:
         return None
