@@ -239,21 +239,30 @@ def test_killing_publish_leaves_a_whole_version_and_the_rerun_publishes(two_vers
 
 
 def test_a_failing_dbt_test_fails_the_gate_by_name(two_versions):
-    """A check only dbt makes (a relationship between marts) fails the gate and is named; the
-    dbt results are recorded (tests and source freshness) though the gate's dbt writes no
-    artifacts but its results files."""
+    """Checks only dbt makes fail the gate and are named: a relationship between marts, and
+    duplicate keys in tables (dbt's `unique` and the project's `unique_combination_of_columns`,
+    which group a DuckDB table's keys by hash first: macros/duplicate_keys.sql). The dbt results
+    are recorded (tests and source freshness) though the gate's dbt writes no artifacts but its
+    results files."""
     home, _, _, _ = two_versions
     settings = home.settings
     published = publish.current(settings).version
     candidate = pipeline.build(settings, DS)
+    version = candidate["version"]
     with connect(settings) as con:
-        con.execute(f'update "{candidate["version"]}".fct_win_loss set opportunity_id = '
+        con.execute(f'update "{version}".fct_win_loss set opportunity_id = '
                     f"'0060-missing' where opportunity_id = (select min(opportunity_id) "
-                    f'from "{candidate["version"]}".fct_win_loss)')
+                    f'from "{version}".fct_win_loss)')
+        for table in ("metricflow_time_spine", "fct_win_loss_verifier"):
+            con.execute(f'insert into "{version}".{table} select * from "{version}".{table} '
+                        "limit 1")
     with pytest.raises(pipeline.GateFailed) as failed:
-        pipeline.gate(settings, DS, candidate["version"])
+        pipeline.gate(settings, DS, version)
     message = str(failed.value)
     assert "dbt test relationships_fct_win_loss_opportunity_id" in message
+    assert re.search(r"dbt test unique_metricflow_time_spine_date_day: Got 1 result", message)
+    assert re.search(r"dbt test unique_combination_of_columns_fct_win_loss_verifier_opportunity_id"
+                     r"__verifier_key: Got 1 result", message)
     assert "fct_win_loss on fct_win_loss" not in message  # the GX suite passes: a dbt-only check
     assert publish.current(settings).version == published
     with connect(settings, read_only=True) as con:

@@ -1,7 +1,4 @@
-{# The grain: no two rows share these columns' values. #}
+{# The grain: no two rows share these columns' values (macros/duplicate_keys.sql). #}
 {% test unique_combination_of_columns(model, combination_of_columns) %}
-select {{ combination_of_columns | join(', ') }}, count(*) as n
-from {{ model }}
-group by {{ combination_of_columns | join(', ') }}
-having count(*) > 1
+{{ revwh_duplicate_keys(model, combination_of_columns) }}
 {% endtest %}
