@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import yaml
+
 from revwh.dbt_runner import STATUS_FILE
 from revwh.settings import DBT_PROJECT_DIR, Settings
 
@@ -68,12 +70,26 @@ def dbt_env(settings: Settings, schema: str, read_only: bool = False) -> dict[st
     return env
 
 
+def hubspot_landed(settings: Settings) -> bool:
+    """Whether the HubSpot source schema (dbt var `hubspot_schema`) has deals: HubSpot's staging
+    models are then enabled (var `hubspot_enabled`), whoever landed them (revwh or Fivetran)."""
+    from revwh.warehouse import connect, warehouse_exists
+
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    schema = (project.get("vars") or {}).get("hubspot_schema", "raw_hubspot")
+    if not warehouse_exists(settings):
+        return False
+    with connect(settings, read_only=True) as con:
+        return con.schema_exists(schema) and "deal" in con.relations(schema)
+
+
 def dbt_vars(settings: Settings, as_of: str, changed_since: str | None = None) -> dict:
     """The vars of every dbt command of a run (revwh.cosmos_dbt passes the same).
     `changed_since`: the build time of the version the incremental models were carried over from
     (activity landed after it is recomputed, whatever its date)."""
     found = {"as_of_date": as_of, "company_domains": list(settings.company_domains),
-             "hash_external_addresses": settings.hash_external_addresses}
+             "hash_external_addresses": settings.hash_external_addresses,
+             "hubspot_enabled": hubspot_landed(settings)}
     if changed_since:
         found["activity_changed_since"] = changed_since
     return found

@@ -36,17 +36,25 @@ RAW_HUBSPOT = [
 ]
 
 
+BUILD = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+
+
 def test_hubspot_deals_flow_into_the_pipeline_marts(tmp_path: Path):
+    """HubSpot's models are enabled by its landed deals (revwh sets var hubspot_enabled): a
+    Salesforce-only warehouse builds none of them, and once raw_hubspot has deals they join."""
     settings = marts_settings(tmp_path / "home", MINI_DROP)
     pipeline.extract_crm(settings, AS_OF)
+    salesforce_only = run_dbt(settings, "marts_sf", BUILD, AS_OF)
+    assert salesforce_only.success, salesforce_only.summary()
+    assert not [n for n in salesforce_only.nodes if "hubspot" in n["name"]]
+    assert "fct_opportunity" in {n["name"] for n in salesforce_only.nodes}
     with connect(settings) as con:
         con.execute("create schema raw_hubspot")
         for sql in RAW_HUBSPOT:
             con.execute(sql)
-    result = run_dbt(settings, "marts_hs", ["build", "--exclude-resource-type", "test",
-                                            "--exclude-resource-type", "unit_test"],
-                     AS_OF, extra_vars={"hubspot_enabled": True})
+    result = run_dbt(settings, "marts_hs", BUILD, AS_OF)
     assert result.success, result.summary()
+    assert "stg_hubspot__deals" in {n["name"] for n in result.nodes}
 
     def q(sql: str) -> list[tuple]:
         return query(settings, sql)
