@@ -2,7 +2,7 @@
    row per repeated key with its count `n`. On a DuckDB table, rows are first grouped by the
    key's 64-bit hash: only keys whose hash repeats (the duplicates, and the rare collision) are
    then grouped by their values. Grouping millions of string keys once by value cost about
-   a quarter more CPU (the activity state tables at S=10). A view would be computed twice, so
+   15 to 25% more CPU (the activity state tables at S=10, DuckDB alone). A view would be computed twice, so
    views, and other databases, group by value alone. #}
 {% macro revwh_duplicate_keys(model, columns, where=none) -%}
 {%- set keys = columns | join(', ') -%}
