@@ -1,9 +1,9 @@
 {# The rows of `columns` that occur more than once in `model` (`where`: which rows count), one
    row per repeated key with its count `n`. On a DuckDB table, rows are first grouped by the
    key's 64-bit hash: only keys whose hash repeats (the duplicates, and the rare collision) are
-   then grouped by their values. Grouping millions of string keys once by value cost about
-   15 to 25% more CPU (the activity state tables at S=10, DuckDB alone). A view would be computed twice, so
-   views, and other databases, group by value alone. #}
+   then grouped by their values. Grouping millions of string keys once by value took 15 to 25%
+   more CPU (the activity state tables at S=10, in DuckDB alone). A view would be computed
+   twice, so views, and other databases, group by value alone. #}
 {% macro revwh_duplicate_keys(model, columns, where=none) -%}
 {%- set keys = columns | join(', ') -%}
 {%- set relation = adapter.get_relation(model.database, model.schema, model.identifier) if execute else none -%}
