@@ -171,6 +171,13 @@ def _contention(rec: dict) -> str:
 
 
 def _step_note(name: str, rec: dict) -> str:
+    runs = rec.get("runs")
+    repeated = (f"median of {len(runs)} runs ({', '.join(fmt(r['wall_s']) for r in runs)} s "
+                "wall); " if runs else "")
+    return repeated + _details_note(name, rec)
+
+
+def _details_note(name: str, rec: dict) -> str:
     d = rec.get("details") or {}
     if name in ("build_full", "build_incremental"):
         nodes = d.get("dbt_nodes") or {}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from benchmarks.bars import BAR_STATUSES, BARS, evaluate_all
 from benchmarks.report import render
-from benchmarks.run import ALL_STEP_NAMES, STEP_RATIOS
+from benchmarks.run import ALL_STEP_NAMES, STEP_RATIOS, median_run, parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 # Each dbt build or gate costs 20-40 s of fixed start-up (dbt, Great Expectations, Prophet
@@ -113,3 +113,22 @@ def test_bars_are_met_not_met_or_missing_with_the_figure():
     assert "no backtest yet" in forecast["note"]
     incremental = next(b for b in bars.values() if "incremental" in b["text"])
     assert incremental["status"] == "missing"
+
+
+def test_repeated_steps_count_their_median_run():
+    """The ratio bars' steps run several times; the median run counts, peak memory is the
+    largest, every run is kept and shown; a failed run is the record."""
+    def run(wall, cpu, rss, status="ok"):
+        return {"status": status, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss,
+                "details": {"dbt_checks": 9, "expectations": 4}}
+
+    record = median_run([run(15.0, 28.0, 900.0), run(12.0, 22.0, 950.0), run(13.0, 24.0, 800.0)])
+    assert (record["wall_s"], record["cpu_s"], record["peak_rss_mb"]) == (13.0, 24.0, 950.0)
+    assert [r["wall_s"] for r in record["runs"]] == [15.0, 12.0, 13.0]
+    assert median_run([run(10.0, 9.0, 1.0), run(11.0, 9.0, 1.0)])["wall_s"] == 10.0
+    failed = {"status": "failed", "wall_s": 3.0, "cpu_s": 1.0, "peak_rss_mb": 5.0, "error": "x"}
+    assert median_run([run(12.0, 22.0, 950.0), failed]) is failed
+
+    results = {"scales": {"10": {"steps": {"gate": record}, "ratios": {}}}}
+    assert "median of 3 runs (15.0, 12.0, 13.0 s wall); 9 dbt checks" in render(results)
+    assert parse_args([]).repeats == 3 and parse_args(["--quick"]).repeats == 1
