@@ -14,6 +14,10 @@ run dbt. Write it at deploy time, and again whenever the dbt project changes:
 
     python -m revwh.cosmos_dbt      # dbt parse -> <home>/dbt_target/cosmos_manifest/manifest.json
 
+HubSpot's models are in it when HubSpot deals had landed by then (revwh.transform.hubspot_landed);
+the tasks build as the manifest says, and `dbt_prepare` warns when HubSpot data has landed since:
+write the manifest again to add them.
+
 The candidate schema is known only at run time, so a cosmos interceptor sets each task's dbt
 environment and vars then, on the worker; no connection secret is written into the serialized
 DAG. Every cosmos task is its own dbt process, which parses the project again (the candidate
@@ -23,6 +27,7 @@ schema is part of the profile): that, per model, is the price of the per-model v
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -32,6 +37,8 @@ from pathlib import Path
 
 from revwh.orchestration import WRITER_POOL
 from revwh.settings import DBT_PROJECT_DIR, Settings, SettingsError
+
+log = logging.getLogger(__name__)
 
 GROUP_ID = "dbt"
 PREPARE_TASK = "dbt_prepare"
@@ -67,8 +74,12 @@ def prepare(settings: Settings, ds: str, full_refresh: bool) -> dict:
     incremental models over into it."""
     from revwh import publish
     from revwh.contact_hashes import write_contact_address_hashes
-    from revwh.transform import carry_over, drop_state
+    from revwh.transform import carry_over, drop_state, hubspot_landed
 
+    with_hubspot = manifest_has_hubspot(settings)
+    if hubspot_landed(settings) and not with_hubspot:
+        log.warning("HubSpot deals have landed but the cosmos manifest has no HubSpot models, so "
+                    "they stay out of the marts: run `python -m revwh.cosmos_dbt` to add them")
     write_contact_address_hashes(settings)
     previous = None if full_refresh else publish.current(settings, "marts")
     version = publish.new_version(settings, "marts", ds)
@@ -76,7 +87,15 @@ def prepare(settings: Settings, ds: str, full_refresh: bool) -> dict:
         drop_state(settings, manifest_path(settings))
     carried = carry_over(settings, version, previous.version) if previous else []
     return {"version": version, "full_refresh": full_refresh, "carried_over": carried,
-            "changed_since": str(previous.built_at) if carried else None}
+            "changed_since": str(previous.built_at) if carried else None,
+            "hubspot_enabled": with_hubspot}
+
+
+def manifest_has_hubspot(settings: Settings) -> bool:
+    """Whether the cosmos manifest was written with HubSpot's models (its tasks build them)."""
+    nodes = json.loads(manifest_path(settings).read_text())["nodes"]
+    return any(n.get("package_name") == "revwh" and n["name"].startswith("stg_hubspot__")
+               for n in nodes.values())
 
 
 def finish(settings: Settings, prepared: dict) -> dict:
@@ -100,7 +119,8 @@ def candidate_env(context, operator) -> None:
     settings = load_settings()
     prepared = context["ti"].xcom_pull(task_ids=PREPARE_TASK)
     operator.env = {**(operator.env or {}), **dbt_env(settings, prepared["version"])}
-    operator.vars = dbt_vars(settings, context["ds"], prepared.get("changed_since"))
+    operator.vars = dbt_vars(settings, context["ds"], prepared.get("changed_since"),
+                             hubspot_enabled=prepared.get("hubspot_enabled", False))
 
 
 def _step(fn, *args):

@@ -83,13 +83,17 @@ def hubspot_landed(settings: Settings) -> bool:
         return con.schema_exists(schema) and "deal" in con.relations(schema)
 
 
-def dbt_vars(settings: Settings, as_of: str, changed_since: str | None = None) -> dict:
+def dbt_vars(settings: Settings, as_of: str, changed_since: str | None = None,
+             hubspot_enabled: bool | None = None) -> dict:
     """The vars of every dbt command of a run (revwh.cosmos_dbt passes the same).
     `changed_since`: the build time of the version the incremental models were carried over from
-    (activity landed after it is recomputed, whatever its date)."""
+    (activity landed after it is recomputed, whatever its date). `hubspot_enabled`: by default
+    whether HubSpot deals have landed (`hubspot_landed`)."""
+    if hubspot_enabled is None:
+        hubspot_enabled = hubspot_landed(settings)
     found = {"as_of_date": as_of, "company_domains": list(settings.company_domains),
              "hash_external_addresses": settings.hash_external_addresses,
-             "hubspot_enabled": hubspot_landed(settings)}
+             "hubspot_enabled": hubspot_enabled}
     if changed_since:
         found["activity_changed_since"] = changed_since
     return found

@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 
 from revwh import publish
-from revwh.cosmos_dbt import FINISH_TASK, GROUP_ID, PREPARE_TASK, manifest_path, write_manifest
+from revwh.cosmos_dbt import (
+    FINISH_TASK,
+    GROUP_ID,
+    PREPARE_TASK,
+    manifest_has_hubspot,
+    manifest_path,
+    prepare,
+    write_manifest,
+)
 from revwh.orchestration import DAG_ID, SOURCES, WRITER_POOL
 from revwh.settings import DAGS_DIR, load_settings
 from revwh.warehouse import connect
@@ -61,6 +69,9 @@ def test_every_seed_and_model_is_a_task_wired_as_in_the_manifest(cosmos_env, nig
     tasks = nightly_dag.task_dict
     dbt_tasks = {t for t in tasks if t.startswith(f"{GROUP_ID}.")}
     assert dbt_tasks == {task_id(uid) for uid in nodes}  # no tests: they are the gate's job
+    # no HubSpot deals had landed when the manifest was written: no HubSpot tasks
+    assert not manifest_has_hubspot(load_settings(env=cosmos_env))
+    assert not [t for t in dbt_tasks if "hubspot" in t]
     for uid, node in nodes.items():
         upstream = {task_id(d) for d in node["depends_on"].get("nodes", []) if d in nodes}
         assert tasks[task_id(uid)].upstream_task_ids == (upstream or {PREPARE_TASK}), uid
@@ -106,7 +117,23 @@ def test_cosmos_tasks_build_into_the_candidate_version(cosmos_env, tmp_path):
         assert con.scalar(f'select count(*) from "{version.version}".sales_process_map') > 0
     # the run's date reached dbt as the `as_of_date` var of every cosmos task
     assert re.search(rf"--vars.{{0,20}}as_of_date: '{DS}'", output), output[-3000:]
+    # and HubSpot's models stay off, as in the manifest the tasks come from
+    assert re.search(r"--vars.{0,400}hubspot_enabled: false", output), output[-3000:]
     # cosmos sent no usage metrics anywhere (it tries unless told not to)
     assert "usage metrics" not in output
     # dbt_finish left the manifest next to the version, for the next build's carry-over
     assert (settings.home / "dbt_target" / version.version / "manifest.json").exists()
+
+
+def test_prepare_says_when_hubspot_data_has_landed_since_the_manifest(tmp_path, caplog):
+    """HubSpot deals that land after the manifest was written stay out of the cosmos build (its
+    tasks come from the manifest), and dbt_prepare says how to add them."""
+    settings = load_settings(env={"REVWH_HOME": str(tmp_path / "revwh"),
+                                  "REVWH_DBT_TASKS": "cosmos"})
+    write_manifest(settings)
+    with connect(settings) as con:
+        con.execute("create schema raw_hubspot")
+        con.execute("create table raw_hubspot.deal (deal_id varchar)")
+    prepared = prepare(settings, DS, full_refresh=False)
+    assert prepared["hubspot_enabled"] is False
+    assert "run `python -m revwh.cosmos_dbt` to add them" in caplog.text
