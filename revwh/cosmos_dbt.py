@@ -53,10 +53,17 @@ def manifest_path(settings: Settings) -> Path:
 
 def write_manifest(settings: Settings) -> Path:
     """`dbt parse` the project into `manifest_path` (the graph cosmos renders)."""
-    from revwh.transform import DbtFailed, dbt_env, dbt_vars
+    from revwh.transform import DbtFailed, dbt_env, dbt_vars, hubspot_landed
+    from revwh.warehouse import WarehouseError
 
     target = manifest_path(settings).parent
-    variables = dbt_vars(settings, date.today().isoformat())
+    try:
+        with_hubspot = hubspot_landed(settings)
+    except WarehouseError as exc:  # a deploy may write the manifest before the warehouse is up
+        log.warning("%s: the manifest leaves HubSpot's models out; write it again once HubSpot "
+                    "deals have landed", exc)
+        with_hubspot = False
+    variables = dbt_vars(settings, date.today().isoformat(), hubspot_enabled=with_hubspot)
     proc = subprocess.run(
         [DBT, "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
          str(DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(target),
