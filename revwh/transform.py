@@ -142,9 +142,10 @@ class DbtRun:
 
 def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]], as_of: str,
                        extra_vars: dict | None = None, read_only: bool = False,
-                       niceness: int = 0) -> DbtRun:
+                       niceness: int = 0, changed_since: str | None = None) -> DbtRun:
     """Start dbt commands, one after another in ONE subprocess (dbt's import and the project's
-    parse are paid once; the DuckDB file is held only while it runs). `read_only` (commands
+    parse are paid once; the DuckDB file is held only while it runs), with the run's vars
+    (`dbt_vars`; `changed_since` as there) and `extra_vars` over them. `read_only` (commands
     that only read, e.g. tests) lets this process share the DuckDB file with readers;
     `niceness` lowers the process's CPU priority (work running alongside goes first)."""
     target_path = settings.home / "dbt_target" / schema
@@ -152,7 +153,7 @@ def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]
     if len(set(files)) != len(files):
         raise ValueError("commands in one dbt run must write different results files")
     spec = {"commands": commands, "results_files": [str(f) for f in files], "schema": schema,
-            "vars": {**dbt_vars(settings, as_of), **(extra_vars or {})},
+            "vars": {**dbt_vars(settings, as_of, changed_since), **(extra_vars or {})},
             "target_path": str(target_path),
             # one parse cache per warehouse target, reused by every version (revwh.dbt_runner)
             "parse_path": str(settings.home / "dbt_target" / f"_parse_{settings.target}")}
@@ -171,16 +172,18 @@ def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]
 
 
 def run_dbt_commands(settings: Settings, schema: str, commands: list[list[str]], as_of: str,
-                     extra_vars: dict | None = None) -> list[DbtResult]:
+                     extra_vars: dict | None = None,
+                     changed_since: str | None = None) -> list[DbtResult]:
     """Run dbt commands in one subprocess (`start_dbt_commands`) and read their results.
     Never raises for model or test failures."""
-    return start_dbt_commands(settings, schema, commands, as_of, extra_vars).results()
+    return start_dbt_commands(settings, schema, commands, as_of, extra_vars,
+                              changed_since=changed_since).results()
 
 
 def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
-            extra_vars: dict | None = None) -> DbtResult:
+            extra_vars: dict | None = None, changed_since: str | None = None) -> DbtResult:
     """One dbt command (see run_dbt_commands)."""
-    return run_dbt_commands(settings, schema, [args], as_of, extra_vars)[0]
+    return run_dbt_commands(settings, schema, [args], as_of, extra_vars, changed_since)[0]
 
 
 def incremental_models(manifest: Path) -> dict[str, dict]:
@@ -261,9 +264,8 @@ def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: st
     args = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     full = ["--full-refresh"]
     carried = carry_over(settings, schema, previous) if previous and not full_refresh else []
-    continued = dbt_vars(settings, as_of, previous_built_at if carried else None)
     result = run_dbt(settings, schema, args + ([] if previous and not full_refresh else full),
-                     as_of, continued)
+                     as_of, changed_since=previous_built_at if carried else None)
     result.carried_over = carried
     if not result.success and carried and {n["name"] for n in result.failures} & set(carried):
         log.warning("build on carried-over tables failed (%s): rebuilding them in full",
