@@ -44,9 +44,9 @@ from revwh.warehouse import META_SCHEMA, Connection, DuckDBConnection, connect
 log = logging.getLogger(__name__)
 
 QUALITY_SCHEMA = "quality"
-# expectations whose result over key-partitioned chunks equals their result over the table
+# expectations that check each row alone (uniqueness apart: _is_chunkable)
 CHUNKABLE_PREFIXES = ("expect_column_values_to_", "expect_column_pair_values_",
-                      "expect_multicolumn_", "expect_compound_columns_to_be_unique",
+                      "expect_multicolumn_",
                       "expect_select_column_values_to_be_unique_within_record")
 
 
@@ -209,9 +209,16 @@ def _filters_nulls(expectation: dict) -> bool:
             and "column" in expectation["kwargs"])
 
 
-def _is_chunkable(expectation: dict) -> bool:
-    return expectation["type"].startswith(CHUNKABLE_PREFIXES) and not (
-        expectation["type"] == "expect_column_values_to_be_unique")
+def _is_chunkable(expectation: dict, key: str) -> bool:
+    """Whether the expectation's result over chunks partitioned by `key` is its result over the
+    table: row-wise checks, and uniqueness of the key or of columns that include it (equal
+    values have one key, so one chunk)."""
+    kind, kw = expectation["type"], expectation["kwargs"]
+    if kind == "expect_column_values_to_be_unique":
+        return kw["column"] == key
+    if kind in ("expect_compound_columns_to_be_unique", "expect_multicolumn_values_to_be_unique"):
+        return key in kw["column_list"]
+    return kind.startswith(CHUNKABLE_PREFIXES)
 
 
 def _where_new_rows(con: Connection, layer: str) -> tuple[str, list]:
@@ -399,9 +406,7 @@ def _duckdb_batches(con: Connection, spec: dict, relation: str, where: str, para
     if total <= chunk_rows or not key:
         chunked, whole = [], expectations
     else:
-        chunked = [e for e in expectations if _is_chunkable(e)
-                   or (e["type"] == "expect_column_values_to_be_unique"
-                       and e["kwargs"]["column"] == key)]
+        chunked = [e for e in expectations if _is_chunkable(e, key)]
         whole = [e for e in expectations if e not in chunked]
     # GX drops a column's null rows from the whole frame (a copy of every column) before
     # checking it: on a large frame, checks of columns with nulls get a frame of their own

@@ -367,3 +367,26 @@ def test_checks_of_columns_with_nulls_on_a_large_table_are_validated_apart(tmp_p
     assert found == {"expect_column_values_to_be_unique": (True, 0),
                      "expect_column_values_to_be_between": (False, bad_confidence),
                      "expect_column_values_to_be_in_set": (False, 1)}
+
+
+def test_uniqueness_of_columns_without_the_key_is_checked_on_the_whole_table(tmp_path):
+    """Chunks are partitioned by the key, so a combination of columns without it is checked for
+    uniqueness over the whole table: duplicates with different keys are still found."""
+    settings = load_settings(env=make_home(tmp_path).env)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with connect(settings) as con:
+        con.execute("create schema cand")
+        con.execute("create table cand.quota as select 'q' || i as id, "
+                    "case when i in (1, 6) then 'emea' else 'r' || i end as region, "
+                    "'2025' as year from range(8) r(i)")
+    unique_pair = {"type": "expect_compound_columns_to_be_unique",
+                   "kwargs": {"column_list": ["region", "year"]}}
+    suite = {"name": "quota", "meta": {"table": "quota", "layer": "marts", "key": "id"},
+             "expectations": [unique_pair]}
+    with connect(settings, read_only=True) as con:
+        batches = gate._duckdb_batches(con, suite, "cand.quota", "", [], {}, 2)
+    assert [(b.part, b.expectations) for b in batches] == [("table", [unique_pair])]
+    for chunk_rows in (1_000, 2):
+        outcomes, _ = run_expectations(replace(settings, gate_chunk_rows=chunk_rows), "cand",
+                                       [suite])
+        assert [(o["success"], o["unexpected_count"]) for o in outcomes] == [(False, 2)]
