@@ -390,3 +390,31 @@ def test_uniqueness_of_columns_without_the_key_is_checked_on_the_whole_table(tmp
         outcomes, _ = run_expectations(replace(settings, gate_chunk_rows=chunk_rows), "cand",
                                        [suite])
         assert [(o["success"], o["unexpected_count"]) for o in outcomes] == [(False, 2)]
+
+
+def test_the_suites_run_in_a_process_of_their_own_that_reports_its_failure(tmp_path):
+    """The gate validates its suites in a subprocess: it returns what run_expectations returns
+    in-process, and a process that cannot open the warehouse, or that is killed, fails the run
+    with a message that says so."""
+    settings = load_settings(env=make_home(tmp_path).env)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with connect(settings) as con:
+        con.execute("create schema cand")
+        con.execute("create table cand.deals as select * from (values "
+                    "('a', 1.0), ('b', -2.0), ('b', 3.0)) t(id, amount)")
+    suite = {"name": "deals", "meta": {"table": "deals", "layer": "marts", "key": "id"},
+             "expectations": [
+                 {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+                 {"type": "expect_column_values_to_be_between",
+                  "kwargs": {"column": "amount", "min_value": 0}}]}
+    outcomes, docs = gate.start_expectations(settings, "cand", [suite]).results()
+    assert outcomes == run_expectations(settings, "cand", [suite])[0]
+    assert [o["unexpected_count"] for o in outcomes] == [2, 1] and docs.is_file()
+    missing = replace(settings, duckdb_path=tmp_path / "elsewhere.duckdb")
+    with pytest.raises(gate.ExpectationsFailed, match="could not run: WarehouseError: no "
+                                                      "warehouse at"):
+        gate.start_expectations(missing, "cand", [suite]).results()
+    killed = gate.start_expectations(settings, "cand", [suite])
+    killed.proc.kill()
+    with pytest.raises(gate.ExpectationsFailed, match="exit code -9 and no results"):
+        killed.results()
