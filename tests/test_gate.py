@@ -30,6 +30,16 @@ INVARIANT = ("select (select count(*) from marts.fct_win_loss) "
              "(select count(*) from marts.fct_opportunity)")
 
 
+def _warehouse_with(tmp_path: Path, schema: str, create_table: str):
+    """Settings of a new home whose warehouse has `schema` and the table `create_table` makes."""
+    settings = load_settings(env=make_home(tmp_path).env)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with connect(settings) as con:
+        con.execute(f"create schema {schema}")
+        con.execute(create_table)
+    return settings
+
+
 def _edit_opportunities(drop: Path, edit) -> None:
     path = drop / "opportunity.csv"
     with path.open() as f:
@@ -277,13 +287,11 @@ def test_a_failing_dbt_test_fails_the_gate_by_name(two_versions):
 def test_string_checks_catch_nulls_duplicates_and_unknown_values(tmp_path):
     """GX sees string columns as Arrow strings: nulls, duplicate keys (alone and in a
     combination) and values outside the set are still found and counted, whole and chunked."""
-    settings = load_settings(env=make_home(tmp_path).env)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with connect(settings) as con:
-        con.execute("create schema cand")
-        con.execute("create table cand.deals as select * from (values "
-                    "('a', 'x', 'open'), ('b', 'x', 'won'), ('b', 'x', 'lost'), "
-                    "(null, 'y', 'Verbal Yes'), ('c', null, 'won')) t(id, owner, status)")
+    settings = _warehouse_with(
+        tmp_path, "cand",
+        "create table cand.deals as select * from (values "
+        "('a', 'x', 'open'), ('b', 'x', 'won'), ('b', 'x', 'lost'), "
+        "(null, 'y', 'Verbal Yes'), ('c', null, 'won')) t(id, owner, status)")
     suite = {"name": "deals", "meta": {"table": "deals", "layer": "marts", "key": "id"},
              "expectations": [
                  {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
@@ -305,12 +313,10 @@ def test_string_checks_catch_nulls_duplicates_and_unknown_values(tmp_path):
 def test_a_raw_table_missing_a_contract_column_fails_naming_it(tmp_path):
     """A raw suite checks that the contract's columns are all there (more may be added). A
     missing one fails the suite, named, and so does any check on it; the others still run."""
-    settings = load_settings(env=make_home(tmp_path).env)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with connect(settings) as con:
-        con.execute("create schema raw_x")
-        con.execute("create table raw_x.deal as select * from "
-                    "(values ('d1', 10, 'x'), ('d2', 20, 'y')) t(id, amount, added_later)")
+    settings = _warehouse_with(
+        tmp_path, "raw_x",
+        "create table raw_x.deal as select * from (values "
+        "('d1', 10, 'x'), ('d2', 20, 'y')) t(id, amount, added_later)")
     columns = {"type": "expect_table_columns_to_match_set",
                "kwargs": {"column_set": ["id", "amount"], "exact_match": False}}
     suite = {"name": "raw__x__deal", "meta": {"table": "deal", "layer": "raw",
@@ -340,15 +346,13 @@ def test_a_raw_table_missing_a_contract_column_fails_naming_it(tmp_path):
 def test_checks_of_columns_with_nulls_on_a_large_table_are_validated_apart(tmp_path):
     """GX copies the whole frame to drop a column's nulls, so on a large table those checks get
     a frame of that column alone; they find and count the same values."""
-    settings = load_settings(env=make_home(tmp_path).env)
-    settings.home.mkdir(parents=True, exist_ok=True)
     rows = gate.NULLABLE_APART_ROWS + 10
-    with connect(settings) as con:
-        con.execute("create schema cand")
-        con.execute("create table cand.touches as select 't' || i as id, "
-                    "case when i % 3 = 0 then null when i % 1000 = 1 then 7.5 else 0.5 end "
-                    "as confidence, case when i = 5 then 'fax' else 'email' end as kind, "
-                    f"'x' || i as note from range({rows}) r(i)")
+    settings = _warehouse_with(
+        tmp_path, "cand",
+        "create table cand.touches as select 't' || i as id, "
+        "case when i % 3 = 0 then null when i % 1000 = 1 then 7.5 else 0.5 end "
+        "as confidence, case when i = 5 then 'fax' else 'email' end as kind, "
+        f"'x' || i as note from range({rows}) r(i)")
     suite = {"name": "touches", "meta": {"table": "touches", "layer": "marts", "key": "id"},
              "expectations": [
                  {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
@@ -372,13 +376,11 @@ def test_checks_of_columns_with_nulls_on_a_large_table_are_validated_apart(tmp_p
 def test_uniqueness_of_columns_without_the_key_is_checked_on_the_whole_table(tmp_path):
     """Chunks are partitioned by the key, so a combination of columns without it is checked for
     uniqueness over the whole table: duplicates with different keys are still found."""
-    settings = load_settings(env=make_home(tmp_path).env)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with connect(settings) as con:
-        con.execute("create schema cand")
-        con.execute("create table cand.quota as select 'q' || i as id, "
-                    "case when i in (1, 6) then 'emea' else 'r' || i end as region, "
-                    "'2025' as year from range(8) r(i)")
+    settings = _warehouse_with(
+        tmp_path, "cand",
+        "create table cand.quota as select 'q' || i as id, "
+        "case when i in (1, 6) then 'emea' else 'r' || i end as region, "
+        "'2025' as year from range(8) r(i)")
     unique_pair = {"type": "expect_compound_columns_to_be_unique",
                    "kwargs": {"column_list": ["region", "year"]}}
     suite = {"name": "quota", "meta": {"table": "quota", "layer": "marts", "key": "id"},
@@ -396,12 +398,10 @@ def test_the_suites_run_in_a_process_of_their_own_that_reports_its_failure(tmp_p
     """The gate validates its suites in a subprocess: it returns what run_expectations returns
     in-process, and a process that cannot open the warehouse, or that is killed, fails the run
     with a message that says so."""
-    settings = load_settings(env=make_home(tmp_path).env)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with connect(settings) as con:
-        con.execute("create schema cand")
-        con.execute("create table cand.deals as select * from (values "
-                    "('a', 1.0), ('b', -2.0), ('b', 3.0)) t(id, amount)")
+    settings = _warehouse_with(
+        tmp_path, "cand",
+        "create table cand.deals as select * from (values "
+        "('a', 1.0), ('b', -2.0), ('b', 3.0)) t(id, amount)")
     suite = {"name": "deals", "meta": {"table": "deals", "layer": "marts", "key": "id"},
              "expectations": [
                  {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
