@@ -2,7 +2,7 @@
 (`revwh.gate.start_expectations` starts it, alongside the dbt process of the gate's tests).
 
 A process of its own because:
-- GX's import, its objects and the frames it validates (2.4 GB at S=10) stay out of the process
+- GX's import, its objects and the frames it validates (1.7 GB peak at S=10) stay out of the process
   that runs the gate: an Airflow task, or `revwh run`, which goes on to publish and forecast;
 - once its results are written, the process ends with `os._exit`, as multiprocessing's forked
   workers do: the interpreter's teardown of everything GX imports took 0.7 s at every gate.
