@@ -337,9 +337,9 @@ class _Validator:
 def _outcome(spec: dict, result, part: str) -> dict:
     cfg = result.expectation_config
     r = result.result or {}
-    detail = {k: r.get(k) for k in ("observed_value", "unexpected_count",
-                                    "partial_unexpected_list", "details")
-              if r.get(k) not in (None, [], {})}
+    detail = {k: r[k] for k in ("observed_value", "unexpected_count", "partial_unexpected_list",
+                                "details")
+              if r.get(k) is not None and not (isinstance(r[k], (list, dict)) and not r[k])}
     return {"suite": spec["name"], "table": spec["meta"]["table"],
             "layer": spec["meta"].get("layer", "marts"), "part": part,
             "expectation": cfg.type, "column": cfg.kwargs.get("column"),

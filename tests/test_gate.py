@@ -418,3 +418,29 @@ def test_the_suites_run_in_a_process_of_their_own_that_reports_its_failure(tmp_p
     killed.proc.kill()
     with pytest.raises(gate.ExpectationsFailed, match="exit code -9 and no results"):
         killed.results()
+
+
+def test_the_worker_loads_what_it_deferred_when_a_suite_uses_it(tmp_path):
+    """The worker defers scipy.stats and altair past GX's import; a suite whose expectation needs
+    them (KL divergence) still validates, with the same outcome as in-process."""
+    deferred = subprocess.run(
+        [sys.executable, "-c",
+         "import sys\n"
+         "from revwh.expectations_runner import DEFERRED_IMPORTS, defer_imports\n"
+         "defer_imports(DEFERRED_IMPORTS)\n"
+         "import great_expectations\n"
+         "print(sorted(m for m in sys.modules if m.startswith(('scipy.stats.', 'altair.'))))"],
+        capture_output=True, text=True, check=True)
+    assert deferred.stdout.strip() == "[]"
+    settings = _warehouse_with(
+        tmp_path, "cand",
+        "create table cand.deals as select * from (values "
+        "('a', 'won'), ('b', 'lost'), ('c', 'lost'), ('d', 'lost')) t(id, outcome)")
+    suite = {"name": "deals", "meta": {"table": "deals", "layer": "marts", "key": "id"},
+             "expectations": [{"type": "expect_column_kl_divergence_to_be_less_than",
+                               "kwargs": {"column": "outcome", "threshold": 0.1,
+                                          "partition_object": {"values": ["won", "lost"],
+                                                               "weights": [0.5, 0.5]}}}]}
+    outcomes, _ = gate.start_expectations(settings, "cand", [suite]).results()
+    assert outcomes == run_expectations(settings, "cand", [suite])[0]
+    assert outcomes[0]["success"] is False and outcomes[0]["observed_value"] > 0.1
