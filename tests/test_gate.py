@@ -425,11 +425,11 @@ def test_the_worker_loads_what_it_deferred_when_a_suite_uses_it(tmp_path):
     them (KL divergence) still validates, with the same outcome as in-process."""
     deferred = subprocess.run(
         [sys.executable, "-c",
-         "import sys\n"
-         "from revwh.expectations_runner import DEFERRED_IMPORTS, defer_imports\n"
-         "defer_imports(DEFERRED_IMPORTS)\n"
-         "import great_expectations\n"
-         "print(sorted(m for m in sys.modules if m.startswith(('scipy.stats.', 'altair.'))))"],
+         ("import sys\n"
+          "from revwh.expectations_runner import DEFERRED_IMPORTS, defer_imports\n"
+          "defer_imports(DEFERRED_IMPORTS)\n"
+          "import great_expectations\n"
+          "print(sorted(m for m in sys.modules if m.startswith(('scipy.stats.', 'altair.'))))")],
         capture_output=True, text=True, check=True)
     assert deferred.stdout.strip() == "[]"
     settings = _warehouse_with(
