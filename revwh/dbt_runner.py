@@ -64,6 +64,9 @@ def run(spec: dict) -> int:
         else:
             os.environ[key] = value
     os.environ["REVWH_BUILD_SCHEMA"] = spec["schema"]
+    if spec.get("wait_for_go") and sys.stdin.readline().strip() != "go":
+        print("cancelled before running anything", file=sys.stderr)
+        return 3
     statuses = []
     for args, results_file in zip(spec["commands"], spec["results_files"]):
         result = dbtRunner(manifest=manifest).invoke(

@@ -13,6 +13,7 @@ published version, or a `full_refresh` build starts from scratch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -113,7 +114,20 @@ class DbtRun:
         self.proc, self.commands, self.files = proc, commands, files
         self.target_path, self.output = target_path, output
 
+    def go(self) -> None:
+        """Let a run started with `wait_for_go` run its commands."""
+        with contextlib.suppress(BrokenPipeError):  # it has exited (its parse failed): see results
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.close()
+
+    def cancel(self) -> None:
+        """Stop a run started with `wait_for_go` before it runs anything."""
+        self.proc.stdin.close()  # the runner reads end-of-file instead of "go" and exits
+        self.proc.wait()
+
     def results(self) -> list[DbtResult]:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()  # a run still waiting for go() is cancelled, not waited on
         self.proc.wait()
         target_path = self.target_path
         status_file = target_path / STATUS_FILE
@@ -142,19 +156,22 @@ class DbtRun:
 
 def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]], as_of: str,
                        extra_vars: dict | None = None, read_only: bool = False,
-                       niceness: int = 0, changed_since: str | None = None) -> DbtRun:
+                       niceness: int = 0, changed_since: str | None = None,
+                       wait_for_go: bool = False) -> DbtRun:
     """Start dbt commands, one after another in ONE subprocess (dbt's import and the project's
     parse are paid once; the DuckDB file is held only while it runs), with the run's vars
     (`dbt_vars`; `changed_since` as there) and `extra_vars` over them. `read_only` (commands
     that only read, e.g. tests) lets this process share the DuckDB file with readers;
-    `niceness` lowers the process's CPU priority (work running alongside goes first)."""
+    `niceness` lowers the process's CPU priority (work running alongside goes first);
+    `wait_for_go`: dbt imports and parses, then waits for `DbtRun.go()` before it opens the
+    DuckDB file (the caller can write to it meanwhile)."""
     target_path = settings.home / "dbt_target" / schema
     files = [_results_file(target_path, args) for args in commands]
     if len(set(files)) != len(files):
         raise ValueError("commands in one dbt run must write different results files")
     spec = {"commands": commands, "results_files": [str(f) for f in files], "schema": schema,
             "vars": {**dbt_vars(settings, as_of, changed_since), **(extra_vars or {})},
-            "target_path": str(target_path),
+            "target_path": str(target_path), "wait_for_go": wait_for_go,
             # one parse cache per warehouse target, reused by every version (revwh.dbt_runner)
             "parse_path": str(settings.home / "dbt_target" / f"_parse_{settings.target}")}
     output = target_path / "revwh_runner.log"
@@ -165,6 +182,7 @@ def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]
     with output.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "revwh.dbt_runner", json.dumps(spec)],
                                 env={**os.environ, **dbt_env(settings, schema, read_only)},
+                                stdin=subprocess.PIPE if wait_for_go else subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT, cwd=DBT_PROJECT_DIR)
     if niceness:  # before dbt starts its threads, which inherit it
         os.setpriority(os.PRIO_PROCESS, proc.pid, niceness)
@@ -216,17 +234,26 @@ def drop_state(settings: Settings, manifest: Path) -> None:
 
 
 def carry_over(settings: Settings, schema: str, previous: str) -> list[str]:
-    """Let each incremental model continue from the `previous` version: a published model's
-    table is copied from the previous version schema into `schema`; a state model is continued
+    """Let each incremental model continue from the `previous` version (`plan_carry_over`, then
+    `copy_carried`). Returns the models continued."""
+    copies, continued = plan_carry_over(settings, previous)
+    copy_carried(settings, schema, previous, copies)
+    return sorted(copies + continued)
+
+
+def plan_carry_over(settings: Settings, previous: str) -> tuple[list[str], list[str]]:
+    """Which incremental models continue from the `previous` version: a published model's table
+    is to be copied from the previous version schema (`copy_carried`); a state model is continued
     in place. Models are read from the manifest of the previous version's dbt run. A model whose
     SQL file changed since is not continued (it is rebuilt in full); if a state model changed,
-    every state model's table is dropped (they feed each other). Returns the models continued."""
+    every state model's table is dropped now (they feed each other). Returns (the models to
+    copy, the state models continued)."""
     from revwh.warehouse import connect
 
     manifest = settings.home / "dbt_target" / previous / "manifest.json"
     if not manifest.exists():
         log.info("carry-over: no manifest for %s, incremental models build in full", previous)
-        return []
+        return [], []
     models = incremental_models(manifest)
     changed = {name for name, node in models.items()
                if _file_checksum(node["path"]) != node["checksum"]}
@@ -237,20 +264,30 @@ def carry_over(settings: Settings, schema: str, previous: str) -> list[str]:
         drop_state(settings, manifest)
     with connect(settings) as con:
         # a state model continues if its table is there (a dropped one is rebuilt in full)
-        carried = [name for name, state_schema in state.items()
-                   if con.schema_exists(state_schema) and name in con.relations(state_schema)]
+        continued = [name for name, state_schema in state.items()
+                     if con.schema_exists(state_schema) and name in con.relations(state_schema)]
         present = set(con.relations(previous)) if con.schema_exists(previous) else set()
-        for name in sorted(set(models) - set(state)):
-            if name not in present:
-                continue
-            if name in changed:
-                log.info("carry-over: %s changed since %s, built in full", name, previous)
-                continue
-            con.execute(f'create schema if not exists "{schema}"')
+    copies = []
+    for name in sorted((set(models) - set(state)) & present):
+        if name in changed:
+            log.info("carry-over: %s changed since %s, built in full", name, previous)
+        else:
+            copies.append(name)
+    log.info("carry-over from %s: %s", previous, ", ".join(sorted(copies + continued)) or "nothing")
+    return copies, continued
+
+
+def copy_carried(settings: Settings, schema: str, previous: str, copies: list[str]) -> None:
+    """Copy the published incremental models' tables `copies` from `previous` into `schema`."""
+    from revwh.warehouse import connect
+
+    if not copies:
+        return
+    with connect(settings) as con:
+        con.execute(f'create schema if not exists "{schema}"')
+        for name in copies:
             con.copy_table(previous, schema, name)  # with its contract's constraints
-            carried.append(name)
-    log.info("carry-over from %s into %s: %s", previous, schema, ", ".join(carried) or "nothing")
-    return sorted(carried)
+    log.info("carry-over: copied %s from %s into %s", ", ".join(copies), previous, schema)
 
 
 def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: str | None = None,
@@ -258,14 +295,28 @@ def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: st
     """Seeds and models into `schema`; tests are the quality gate's job.
 
     With `previous` (the published version, built at `previous_built_at`), incremental models
-    continue from it (`carry_over`); without one, or with `full_refresh`, everything is rebuilt
-    from the raw layer (state models too: a failed build may have left them). If the build fails
-    on a carried-over model (e.g. its columns changed), it is rebuilt once in full."""
+    continue from it (`plan_carry_over`; dbt starts while `copy_carried` copies); without one,
+    or with `full_refresh`, everything is rebuilt from the raw layer (state models too: a failed
+    build may have left them). If the build fails on a carried-over model (e.g. its columns
+    changed), it is rebuilt once in full."""
     args = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     full = ["--full-refresh"]
-    carried = carry_over(settings, schema, previous) if previous and not full_refresh else []
-    result = run_dbt(settings, schema, args + ([] if previous and not full_refresh else full),
-                     as_of, changed_since=previous_built_at if carried else None)
+    if previous and not full_refresh:
+        copies, continued = plan_carry_over(settings, previous)
+        carried = sorted(copies + continued)
+        # dbt starts (import, parse: no database) while the tables are copied
+        run = start_dbt_commands(settings, schema, [args], as_of, wait_for_go=True,
+                                 changed_since=previous_built_at if carried else None)
+        try:
+            copy_carried(settings, schema, previous, copies)
+        except BaseException:
+            run.cancel()
+            raise
+        run.go()
+        result = run.results()[0]
+    else:
+        carried = []
+        result = run_dbt(settings, schema, args + full, as_of)
     result.carried_over = carried
     if not result.success and carried and {n["name"] for n in result.failures} & set(carried):
         log.warning("build on carried-over tables failed (%s): rebuilding them in full",

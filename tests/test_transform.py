@@ -1,0 +1,23 @@
+"""dbt runs (revwh.transform): a build's dbt process starts while the carried-over tables are
+copied, and waits for them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from revwh.settings import load_settings
+from revwh.transform import start_dbt_commands
+from tests.conftest import make_home
+
+
+def test_a_dbt_run_waiting_for_go_runs_nothing_when_cancelled(tmp_path: Path):
+    """A run started with wait_for_go imports dbt and parses the project without opening the
+    warehouse; cancelled, it exits without running its command, and says so."""
+    settings = load_settings(env=make_home(tmp_path).env)
+    run = start_dbt_commands(settings, "cand", [["build"]], "2025-02-01", wait_for_go=True)
+    run.cancel()
+    assert run.proc.returncode == 3
+    [result] = run.results()
+    assert not result.success
+    assert "cancelled before running anything" in result.nodes[0]["message"]
+    assert not settings.warehouse_path.exists()  # dbt never opened (so never created) it
