@@ -10,7 +10,9 @@ manifest (no parse) and the run's vars (read when SQL is compiled).
 
 Run as `python -m revwh.dbt_runner SPEC_JSON` (revwh.transform does), for one or more commands
 that share the parse: in a subprocess, because dbt-duckdb keeps the DuckDB file open for the rest
-of the process.
+of the process. With `wait_for_go` in the spec it parses, which does not open the database, then
+waits for the line "go" on stdin before the first command (anything else cancels the run): a
+nightly build copies its carried-over tables meanwhile.
 """
 
 from __future__ import annotations
