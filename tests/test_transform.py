@@ -21,3 +21,15 @@ def test_a_dbt_run_waiting_for_go_runs_nothing_when_cancelled(tmp_path: Path):
     assert not result.success
     assert "cancelled before running anything" in result.nodes[0]["message"]
     assert not settings.warehouse_path.exists()  # dbt never opened (so never created) it
+
+
+def test_a_dbt_run_exits_cleanly_after_running(tmp_path: Path):
+    """The runner keeps the parsed project out of garbage collection while dbt runs
+    (revwh.dbt_runner) and releases it before exit: DuckDB's bindings report nothing leaked."""
+    settings = load_settings(env=make_home(tmp_path).env)
+    run = start_dbt_commands(settings, "cand", [["seed", "--select", "sales_process_map"]],
+                             "2025-02-01")
+    [result] = run.results()
+    assert result.success, result.summary()
+    output = run.output.read_text()
+    assert "leaked" not in output, output[-2000:]
