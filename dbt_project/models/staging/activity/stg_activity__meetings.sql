@@ -32,7 +32,9 @@
     ('_dlt_load_id', dbt.type_string(), ['_dlt_load_id'])
 ] -%}
 {%- set present = present_columns(relation) %}
-with fields as (
+{#- not materialized: a nightly run reads `fields` twice (the window's keys, then their copies), and
+    DuckDB would otherwise materialize every landed row first (S=10: 0.6 s against 0.4 s) #}
+with fields as not materialized (
     {{ select_source_columns(relation, columns, present) }}
 ),
 
