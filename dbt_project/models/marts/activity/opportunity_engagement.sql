@@ -9,20 +9,22 @@
      hours, share over 24 h; rep->buyer pairs and median hours;
    - the journey phase: the opportunity's CRM stage that week (the stage of its last open day in
      the week; in the week it closed, the last open stage before the close). #}
-with weeks as (
-    select * from (
-        select
-            d.opportunity_id,
-            {{ trunc_date('week', 'd.snapshot_date') }} as week_start,
-            d.stage_name,
-            d.stage_order,
-            row_number() over (
-                partition by d.opportunity_id, {{ trunc_date('week', 'd.snapshot_date') }}
-                order by case when d.is_closed then 1 else 0 end, d.snapshot_date desc
-            ) as day_rank
-        from {{ ref('fct_opportunity_daily') }} as d
-    ) ranked
-    where day_rank = 1
+{#- the day that gives each week its phase: the last open day, else the close day (aggregate and
+    join back: cheaper than ranking every day) -#}
+with week_days as (
+    select
+        opportunity_id,
+        {{ trunc_date('week', 'snapshot_date') }} as week_start,
+        coalesce(max(case when not is_closed then snapshot_date end), max(snapshot_date)) as snapshot_date
+    from {{ ref('fct_opportunity_daily') }}
+    group by opportunity_id, {{ trunc_date('week', 'snapshot_date') }}
+),
+
+weeks as (
+    select w.opportunity_id, w.week_start, d.stage_name, d.stage_order
+    from week_days as w
+    inner join {{ ref('fct_opportunity_daily') }} as d
+        on d.opportunity_id = w.opportunity_id and d.snapshot_date = w.snapshot_date
 ),
 
 activity as (
@@ -40,23 +42,31 @@ activity as (
     group by opportunity_id, week_start
 ),
 
-touches as (
-    select
+{#- one row per stakeholder and week: the counts below are then plain counts, not distinct ones -#}
+touch_weeks as (
+    select distinct
         opportunity_id,
         address,
-        {{ trunc_date('week', 'occurred_at') }} as week_start,
-        min({{ trunc_date('week', 'occurred_at') }}) over (partition by opportunity_id, address) as first_week
+        {{ trunc_date('week', 'occurred_at') }} as week_start
     from {{ ref('int_opportunity_stakeholder_touches') }}
+    where address is not null
+),
+
+first_weeks as (
+    select opportunity_id, address, min(week_start) as first_week
+    from touch_weeks
+    group by opportunity_id, address
 ),
 
 stakeholders as (
     select
-        opportunity_id,
-        week_start,
-        count(distinct address) as stakeholders_engaged,
-        count(distinct case when week_start = first_week then address end) as new_stakeholders
-    from touches
-    group by opportunity_id, week_start
+        t.opportunity_id,
+        t.week_start,
+        count(*) as stakeholders_engaged,
+        sum(case when t.week_start = f.first_week then 1 else 0 end) as new_stakeholders
+    from touch_weeks as t
+    inner join first_weeks as f on f.opportunity_id = t.opportunity_id and f.address = t.address
+    group by t.opportunity_id, t.week_start
 ),
 
 responses as (
