@@ -81,7 +81,7 @@ def prepare(settings: Settings, ds: str, full_refresh: bool) -> dict:
     incremental models over into it."""
     from revwh import publish
     from revwh.contact_hashes import write_contact_address_hashes
-    from revwh.transform import carry_over, drop_state, hubspot_landed
+    from revwh.transform import CarryOver, carry_over, drop_state, hubspot_landed
 
     with_hubspot = manifest_has_hubspot(settings)
     if hubspot_landed(settings) and not with_hubspot:
@@ -92,9 +92,10 @@ def prepare(settings: Settings, ds: str, full_refresh: bool) -> dict:
     version = publish.new_version(settings, "marts", ds)
     if previous is None:  # a full build, state models included (whatever a failed build left)
         drop_state(settings, manifest_path(settings))
-    carried = carry_over(settings, version, previous.version) if previous else []
-    return {"version": version, "full_refresh": full_refresh, "carried_over": carried,
-            "changed_since": str(previous.built_at) if carried else None,
+    plan = carry_over(settings, version, previous.version) if previous else CarryOver()
+    return {"version": version, "full_refresh": full_refresh, "carried_over": plan.models,
+            "carried_generations": plan.generations,
+            "changed_since": str(previous.built_at) if plan.models else None,
             "hubspot_enabled": with_hubspot}
 
 
@@ -127,7 +128,8 @@ def candidate_env(context, operator) -> None:
     prepared = context["ti"].xcom_pull(task_ids=PREPARE_TASK)
     operator.env = {**(operator.env or {}), **dbt_env(settings, prepared["version"])}
     operator.vars = dbt_vars(settings, context["ds"], prepared.get("changed_since"),
-                             hubspot_enabled=prepared.get("hubspot_enabled", False))
+                             hubspot_enabled=prepared.get("hubspot_enabled", False),
+                             carried_generations=prepared.get("carried_generations"))
 
 
 def _step(fn, *args):

@@ -85,11 +85,13 @@ def hubspot_landed(settings: Settings) -> bool:
 
 
 def dbt_vars(settings: Settings, as_of: str, changed_since: str | None = None,
-             hubspot_enabled: bool | None = None) -> dict:
+             hubspot_enabled: bool | None = None,
+             carried_generations: dict[str, str] | None = None) -> dict:
     """The vars of every dbt command of a run (revwh.cosmos_dbt passes the same).
     `changed_since`: the build time of the version the incremental models were carried over from
     (activity landed after it is recomputed, whatever its date). `hubspot_enabled`: by default
-    whether HubSpot deals have landed (`hubspot_landed`)."""
+    whether HubSpot deals have landed (`hubspot_landed`). `carried_generations`: the
+    versioned_incremental models carried over, and their generation tables (`carry_versioned`)."""
     if hubspot_enabled is None:
         hubspot_enabled = hubspot_landed(settings)
     found = {"as_of_date": as_of, "company_domains": list(settings.company_domains),
@@ -97,6 +99,8 @@ def dbt_vars(settings: Settings, as_of: str, changed_since: str | None = None,
              "hubspot_enabled": hubspot_enabled}
     if changed_since:
         found["activity_changed_since"] = changed_since
+    if carried_generations:
+        found["carried_generations"] = carried_generations
     return found
 
 
@@ -204,14 +208,19 @@ def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
     return run_dbt_commands(settings, schema, [args], as_of, extra_vars, changed_since)[0]
 
 
+INCREMENTAL = ("incremental", "versioned_incremental")
+
+
 def incremental_models(manifest: Path) -> dict[str, dict]:
     """Incremental models of a dbt manifest: name -> {path, checksum (of the file), state_schema
-    (the schema of a model kept in place from build to build, else None)}."""
+    (the schema of a model kept in place from build to build, else None), versioned (a
+    versioned_incremental model: macros/versioned_incremental.sql)}."""
     nodes = json.loads(manifest.read_text())["nodes"].values()
     return {n["name"]: {"path": n["original_file_path"], "checksum": n["checksum"]["checksum"],
-                        "state_schema": n["schema"] if n["config"].get("schema") else None}
+                        "state_schema": n["schema"] if n["config"].get("schema") else None,
+                        "versioned": n["config"]["materialized"] == "versioned_incremental"}
             for n in nodes
-            if n["resource_type"] == "model" and n["config"].get("materialized") == "incremental"}
+            if n["resource_type"] == "model" and n["config"].get("materialized") in INCREMENTAL}
 
 
 def _file_checksum(relative: str) -> str | None:
@@ -233,27 +242,39 @@ def drop_state(settings: Settings, manifest: Path) -> None:
                 con.execute(f'drop table if exists "{node["state_schema"]}"."{name}"')
 
 
-def carry_over(settings: Settings, schema: str, previous: str) -> list[str]:
+@dataclass
+class CarryOver:
+    """What a build continues from the previous version (`plan_carry_over`)."""
+    copies: list[str] = field(default_factory=list)  # published incremental tables to copy
+    generations: dict[str, str] = field(default_factory=dict)  # versioned model -> generation
+    continued: list[str] = field(default_factory=list)  # state models continued in place
+
+    @property
+    def models(self) -> list[str]:
+        return sorted([*self.copies, *self.generations, *self.continued])
+
+
+def carry_over(settings: Settings, schema: str, previous: str) -> CarryOver:
     """Let each incremental model continue from the `previous` version (`plan_carry_over`, then
-    `copy_carried`). Returns the models continued."""
-    copies, continued = plan_carry_over(settings, previous)
-    copy_carried(settings, schema, previous, copies)
-    return sorted(copies + continued)
+    `prepare_carried`)."""
+    plan = plan_carry_over(settings, previous)
+    prepare_carried(settings, schema, previous, plan)
+    return plan
 
 
-def plan_carry_over(settings: Settings, previous: str) -> tuple[list[str], list[str]]:
+def plan_carry_over(settings: Settings, previous: str) -> CarryOver:
     """Which incremental models continue from the `previous` version: a published model's table
-    is to be copied from the previous version schema (`copy_carried`); a state model is continued
-    in place. Models are read from the manifest of the previous version's dbt run. A model whose
-    SQL file changed since is not continued (it is rebuilt in full); if a state model changed,
-    every state model's table is dropped now (they feed each other). Returns (the models to
-    copy, the state models continued)."""
+    is to be copied from the previous version schema, a versioned_incremental model continues its
+    generation table (`prepare_carried`); a state model is continued in place. Models are read
+    from the manifest of the previous version's dbt run. A model whose SQL file changed since is
+    not continued (it is rebuilt in full); if a state model changed, every state model's table is
+    dropped now (they feed each other)."""
     from revwh.warehouse import connect
 
     manifest = settings.home / "dbt_target" / previous / "manifest.json"
     if not manifest.exists():
         log.info("carry-over: no manifest for %s, incremental models build in full", previous)
-        return [], []
+        return CarryOver()
     models = incremental_models(manifest)
     changed = {name for name, node in models.items()
                if _file_checksum(node["path"]) != node["checksum"]}
@@ -262,32 +283,65 @@ def plan_carry_over(settings: Settings, previous: str) -> tuple[list[str], list[
         log.info("carry-over: %s changed since %s, state models built in full",
                  ", ".join(sorted(changed & set(state))), previous)
         drop_state(settings, manifest)
+    state_schema = versioned_state_schema()
     with connect(settings) as con:
         # a state model continues if its table is there (a dropped one is rebuilt in full)
         continued = [name for name, state_schema in state.items()
                      if con.schema_exists(state_schema) and name in con.relations(state_schema)]
         present = set(con.relations(previous)) if con.schema_exists(previous) else set()
-    copies = []
+        registered = (con.schema_exists(state_schema)
+                      and "versioned_generations" in con.relations(state_schema))
+        generations = dict(con.execute(
+            f'select model, generation from "{state_schema}".versioned_generations '
+            "where version = ?", [previous])) if registered else {}
+    plan = CarryOver(continued=continued)
     for name in sorted((set(models) - set(state)) & present):
         if name in changed:
             log.info("carry-over: %s changed since %s, built in full", name, previous)
-        else:
-            copies.append(name)
-    log.info("carry-over from %s: %s", previous, ", ".join(sorted(copies + continued)) or "nothing")
-    return copies, continued
+        elif not models[name]["versioned"]:
+            plan.copies.append(name)
+        elif name in generations:
+            plan.generations[name] = generations[name]
+    log.info("carry-over from %s: %s", previous, ", ".join(plan.models) or "nothing")
+    return plan
 
 
-def copy_carried(settings: Settings, schema: str, previous: str, copies: list[str]) -> None:
-    """Copy the published incremental models' tables `copies` from `previous` into `schema`."""
+def versioned_state_schema() -> str:
+    """The schema of the versioned_incremental models' generation tables and of the table
+    recording which generation each version reads, `versioned_generations` (dbt var
+    `state_schema`; macros/versioned_incremental.sql)."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    return project["vars"]["state_schema"]
+
+
+def prepare_carried(settings: Settings, schema: str, previous: str, plan: CarryOver) -> None:
+    """Copy the published incremental tables of `plan` from `previous` into `schema`; point each
+    versioned model's relation in `schema` at the rows `previous` saw (the current rows of its
+    generation, once the stamps of any later version, e.g. a failed candidate's, are undone):
+    dbt's incremental run reads them as `{{ this }}`."""
     from revwh.warehouse import connect
 
-    if not copies:
+    if not plan.copies and not plan.generations:
         return
+    state = versioned_state_schema()
     with connect(settings) as con:
         con.execute(f'create schema if not exists "{schema}"')
-        for name in copies:
+        for name in plan.copies:
             con.copy_table(previous, schema, name)  # with its contract's constraints
-    log.info("carry-over: copied %s from %s into %s", ", ".join(copies), previous, schema)
+        for name, generation in plan.generations.items():
+            table = f'"{state}"."{generation}"'
+            columns = ", ".join(f'"{c}"' for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_schema = ? "
+                "and table_name = ? order by ordinal_position", [state, generation])
+                if not c.startswith("_revwh_"))
+            with con.transaction():
+                con.execute(f"delete from {table} where _revwh_from > ?", [previous])
+                con.execute(f"update {table} set _revwh_to = null where _revwh_to > ?", [previous])
+                con.execute(f'create view "{schema}"."{name}" as select {columns} from {table} '
+                            "where _revwh_to is null")
+    log.info("carry-over: copied %s, continued %s from %s into %s",
+             ", ".join(plan.copies) or "nothing", ", ".join(plan.generations) or "nothing",
+             previous, schema)
 
 
 def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: str | None = None,
@@ -295,20 +349,21 @@ def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: st
     """Seeds and models into `schema`; tests are the quality gate's job.
 
     With `previous` (the published version, built at `previous_built_at`), incremental models
-    continue from it (`plan_carry_over`; dbt starts while `copy_carried` copies); without one,
+    continue from it (`plan_carry_over`; dbt starts while `prepare_carried` prepares them); without one,
     or with `full_refresh`, everything is rebuilt from the raw layer (state models too: a failed
     build may have left them). If the build fails on a carried-over model (e.g. its columns
     changed), it is rebuilt once in full."""
     args = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     full = ["--full-refresh"]
     if previous and not full_refresh:
-        copies, continued = plan_carry_over(settings, previous)
-        carried = sorted(copies + continued)
-        # dbt starts (import, parse: no database) while the tables are copied
+        plan = plan_carry_over(settings, previous)
+        carried = plan.models
+        # dbt starts (import, parse: no database) while the carried models are prepared
         run = start_dbt_commands(settings, schema, [args], as_of, wait_for_go=True,
-                                 changed_since=previous_built_at if carried else None)
+                                 changed_since=previous_built_at if carried else None,
+                                 extra_vars={"carried_generations": plan.generations})
         try:
-            copy_carried(settings, schema, previous, copies)
+            prepare_carried(settings, schema, previous, plan)
         except BaseException:
             run.cancel()
             raise

@@ -6,8 +6,8 @@
      (an e-mail with an external participant), none (internal-only, or a cancelled meeting);
    - the matched opportunity's CRM stage on the activity's day (its journey phase).
    Incremental (macros/activity_window.sql): the activity of the window again. #}
-{{ config(materialized='incremental', incremental_strategy='activity_window',
-          window_column='occurred_at', unique_key='activity_id', on_schema_change='fail') }}
+{{ config(materialized='versioned_incremental', incremental_strategy='activity_window',
+          window_column='occurred_at', unique_key='activity_id') }}
 with participant_counts as (
     select
         activity_id,

@@ -1,11 +1,10 @@
 {{ config(
-    materialized='incremental',
+    materialized='versioned_incremental',
     incremental_strategy='delete+insert',
     unique_key='snapshot_date',
-    on_schema_change='fail',
     post_hook=[
-        "delete from {{ this }} where snapshot_date > " ~ as_of_date()
-        ~ " or opportunity_id not in (select opportunity_id from {{ ref('fct_opportunity') }})"
+        "{{ versioned_retire(\"snapshot_date > \" ~ as_of_date() ~ \" or opportunity_id not in \"
+         ~ \"(select opportunity_id from \" ~ ref('fct_opportunity') ~ \")\") }}"
     ]
 ) }}
 {# Opportunity x day (the grain of fct_opportunity_daily): the verifier score

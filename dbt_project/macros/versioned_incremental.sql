@@ -1,0 +1,106 @@
+{# The materialization `versioned_incremental`: an incremental mart whose rows every version
+   shares (no copy per version schema). Its rows live in a generation table in the state schema,
+   "<model>__<the version that started it>", each row stamped with the version that wrote it
+   (_revwh_from) and the version that replaced or deleted it (_revwh_to, null while current). The model's
+   relation in a version schema is a view of the rows that version sees; a later build changes
+   none of them, so an audited or published version keeps its rows.
+
+   A build continuing from a published version P (revwh passes the generation in
+   var('carried_generations'), after removing the stamps of any version later than P and
+   pointing the candidate's relation at the current rows, which `{{ this }}` then reads):
+   stamps the rows it replaces (the strategy's rows, then config `retire_where`) and inserts the
+   recomputed ones; a post-hook stamps more (macro versioned_retire). Otherwise (a full refresh, a first build, a changed model) it starts a new
+   generation. `revwh_state.versioned_generations` records which generation each version reads;
+   publishing prunes the rows and generations no kept version sees (revwh/publish.py).
+
+   Strategies (config `incremental_strategy`): `activity_window` (config `window_column` and
+   `unique_key`: macros/activity_window.sql) and `delete+insert` on `unique_key`. #}
+{% materialization versioned_incremental, default %}
+  {%- set version = this.schema -%}
+  {%- set continuing = is_incremental() -%}
+  {%- set generation = versioned_generation() -%}
+  {%- set state_schema = var('state_schema') -%}
+  {%- set registry = api.Relation.create(database=this.database, schema=state_schema,
+                                         identifier='versioned_generations', type='table') -%}
+  {%- set target = this.incorporate(type='view') -%}
+  {%- set tmp = make_temp_relation(this) -%}
+  {%- set stamp = "'" ~ version ~ "'" -%}
+
+  {{ run_hooks(pre_hooks, inside_transaction=False) }}
+  {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+  {#- the recomputed rows (a contract is checked here: dbt's create_table_as) #}
+  {% call statement('recompute') -%}
+    {{ get_create_table_as_sql(True, tmp, sql) }}
+  {%- endcall %}
+  {%- set columns = get_quoted_csv(adapter.get_columns_in_relation(tmp) | map(attribute='name')) -%}
+
+  {% call statement('main') -%}
+    create schema if not exists {{ adapter.quote(state_schema) }};
+    create table if not exists {{ registry }} (version varchar not null, model varchar not null,
+                                               generation varchar not null);
+    {%- if continuing %}
+    update {{ generation }} set _revwh_to = {{ stamp }}
+    where _revwh_to is null and ({{ versioned_replaced_rows(tmp) }});
+    {%- else %}
+    drop table if exists {{ generation }};
+    create table {{ generation }} as
+    select {{ columns }}, cast(null as varchar) as _revwh_from, cast(null as varchar) as _revwh_to
+    from {{ tmp }} where 1 = 0;
+    {%- endif %}
+    insert into {{ generation }} ({{ columns }}, _revwh_from)
+    select {{ columns }}, {{ stamp }} from {{ tmp }};
+    drop view if exists {{ target }};
+    create view {{ target }} as
+    select {{ columns }} from {{ generation }}
+    where _revwh_from <= {{ stamp }} and (_revwh_to is null or _revwh_to > {{ stamp }});
+    delete from {{ registry }} where version = {{ stamp }} and model = '{{ this.identifier }}';
+    insert into {{ registry }} values ({{ stamp }}, '{{ this.identifier }}', '{{ generation.identifier }}');
+    drop table {{ tmp }}
+  {%- endcall %}
+
+  {{ run_hooks(post_hooks, inside_transaction=True) }}
+  {{ adapter.commit() }}
+  {{ run_hooks(post_hooks, inside_transaction=False) }}
+  {{ return({'relations': [target]}) }}
+{% endmaterialization %}
+
+{# The generation table the model's rows go to in this build: the one carried over, or a new
+   one named after this version. #}
+{% macro versioned_generation() -%}
+  {%- set carried = var('carried_generations', {}) or {} -%}
+  {%- set name = carried[this.identifier] if is_incremental() else this.identifier ~ '__' ~ this.schema -%}
+  {{ return(api.Relation.create(database=this.database, schema=var('state_schema'), identifier=name,
+                                type='table')) }}
+{%- endmacro %}
+
+{# A post-hook of a versioned_incremental model: stamp the current rows matching `condition` as
+   replaced by this version (what a delete is to an incremental table). #}
+{% macro versioned_retire(condition) -%}
+    update {{ versioned_generation() }} set _revwh_to = '{{ this.schema }}'
+    where _revwh_to is null and ({{ condition }})
+{%- endmacro %}
+
+{# The current rows a continuing build replaces: those of the strategy (see above). #}
+{% macro versioned_replaced_rows(recomputed) -%}
+  {%- set strategy = config.get('incremental_strategy') -%}
+  {%- set key = config.get('unique_key') -%}
+  {%- if strategy == 'activity_window' -%}
+    {{ config.get('window_column') }} >= (select window_start from {{ ref('int_activity_window') }})
+    or {{ key }} in (select {{ key }} from {{ recomputed }})
+  {%- elif strategy == 'delete+insert' -%}
+    {{ key }} in (select {{ key }} from {{ recomputed }})
+  {%- else -%}
+    {{ exceptions.raise_compiler_error("versioned_incremental: unknown incremental_strategy " ~ strategy) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{# is_incremental() for versioned_incremental models: revwh carried the model's generation over
+   (var carried_generations) and this is no full refresh; dbt's own for every other model. #}
+{% macro is_incremental() %}
+  {%- if execute and model.config.materialized == 'versioned_incremental' -%}
+    {{ return(not should_full_refresh()
+              and model.name in (var('carried_generations', {}) or {})) }}
+  {%- endif -%}
+  {{ return(dbt.is_incremental()) }}
+{% endmacro %}
