@@ -44,9 +44,15 @@
     where _revwh_to is null and ({{ versioned_replaced_rows(tmp) }});
     {%- else %}
     drop table if exists {{ generation }};
+    {%- if config.get('contract').enforced %}
+    create table {{ generation }} {{ get_table_columns_and_constraints() }};
+    alter table {{ generation }} add column _revwh_from varchar;
+    alter table {{ generation }} add column _revwh_to varchar;
+    {%- else %}
     create table {{ generation }} as
     select {{ columns }}, cast(null as varchar) as _revwh_from, cast(null as varchar) as _revwh_to
     from {{ tmp }} where 1 = 0;
+    {%- endif %}
     {%- endif %}
     insert into {{ generation }} ({{ columns }}, _revwh_from)
     select {{ columns }}, {{ stamp }} from {{ tmp }};

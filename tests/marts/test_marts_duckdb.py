@@ -57,9 +57,13 @@ def test_incremental_models_were_carried_over_day_by_day(built: Built):
         # dbt took the incremental paths
         assert "window_start" in next(compiled.rglob("fct_opportunity_daily.sql")).read_text()
         assert "int_activity_window" in next(compiled.rglob("fct_activity.sql")).read_text()
-        # a carried-over table keeps its contract's constraints: nulls still fail the build
-        not_null = built.q("select table_name, column_name from duckdb_columns() where "
-                           f"schema_name = '{result['version']}' and not is_nullable")
+        # the generation tables the version reads keep their contract's constraints: nulls
+        # still fail the build
+        not_null = built.q(
+            "select g.model, c.column_name from revwh_state.versioned_generations as g "
+            "join duckdb_columns() as c on c.schema_name = 'revwh_state' "
+            f"and c.table_name = g.generation where g.version = '{result['version']}' "
+            "and not c.is_nullable")
         assert {("fct_activity", "activity_id"), ("fct_opportunity_daily", "opportunity_id"),
                 ("opportunity_verifier_score", "snapshot_date")} <= set(not_null)
 
