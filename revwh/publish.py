@@ -159,6 +159,27 @@ def _prune(con: Connection, kind: str, keep: int) -> None:
         if old_published or stale_candidate:
             con.execute(f'drop schema if exists "{v.version}" cascade')
             con.execute(f"delete from {META_SCHEMA}.versions where version = ?", [v.version])
+    _prune_generations(con)
+
+
+def _prune_generations(con: Connection) -> None:
+    """Drop the rows of versioned_incremental generation tables that no remaining version sees
+    (replaced before the oldest version reading the table), and the tables no version reads."""
+    from revwh.transform import versioned_state_schema
+
+    state = versioned_state_schema()
+    if not (con.schema_exists(state) and "versioned_generations" in con.relations(state)):
+        return
+    registry = f'"{state}".versioned_generations'
+    gone = f"version not in (select version from {META_SCHEMA}.versions)"
+    stale = {g for (g,) in con.execute(f"select distinct generation from {registry} where {gone}")}
+    con.execute(f"delete from {registry} where {gone}")
+    oldest = dict(con.execute(f"select generation, min(version) from {registry} "
+                              "group by generation"))
+    for generation in stale - set(oldest):
+        con.execute(f'drop table if exists "{state}"."{generation}"')
+    for generation, version in oldest.items():
+        con.execute(f'delete from "{state}"."{generation}" where _revwh_to <= ?', [version])
 
 
 def current(settings: Settings, kind: str = "marts") -> Version | None:
