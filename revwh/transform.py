@@ -2,8 +2,10 @@
 
 Incremental models under write-audit-publish: every build writes a new version schema, where an
 incremental model would find no table and rebuild from scratch. So before `dbt build`, each
-published incremental model's table is copied from the published version into the candidate
-schema (`carry_over`); dbt then only processes the days after it (see the models' lookback).
+published incremental model continues from the published version (`carry_over`): a
+versioned_incremental model (macros/versioned_incremental.sql) from the rows that version saw in
+their shared generation table, any other incremental mart from a copy of its table; dbt then
+only processes the days after it (see the models' lookback).
 Incremental models that are not published (the activity staging and intermediates, config
 `schema=var('state_schema')`) live in one state schema that each build continues in place:
 copying millions of their rows into every version cost more than recomputing the window. A

@@ -16,8 +16,8 @@
    (delete+insert on snapshot_date): changes that arrive late but are dated within the lookback
    are picked up. The post-hook drops days after the as-of date (a rerun for an earlier date) and
    opportunities that no longer exist (deleted since). Changes dated before the lookback window
-   need a full refresh (revwh build --full-refresh). Under write-audit-publish revwh copies the
-   published table into the new candidate schema before dbt runs (revwh/transform.py). #}
+   need a full refresh (revwh build --full-refresh). Under write-audit-publish every version
+   reads its own rows of one shared table (macros/versioned_incremental.sql). #}
 with
 
 {% if is_incremental() %}
