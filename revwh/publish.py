@@ -172,7 +172,8 @@ def _prune_generations(con: Connection) -> None:
         return
     registry = f'"{state}".versioned_generations'
     gone = f"version not in (select version from {META_SCHEMA}.versions)"
-    stale = {g for (g,) in con.execute(f"select distinct generation from {registry} where {gone}")}
+    stale = {g for (g,) in con.execute(
+        f"select distinct generation from {registry} where {gone}")}
     con.execute(f"delete from {registry} where {gone}")
     oldest = dict(con.execute(f"select generation, min(version) from {registry} "
                               "group by generation"))

@@ -93,7 +93,7 @@ def dbt_vars(settings: Settings, as_of: str, changed_since: str | None = None,
     `changed_since`: the build time of the version the incremental models were carried over from
     (activity landed after it is recomputed, whatever its date). `hubspot_enabled`: by default
     whether HubSpot deals have landed (`hubspot_landed`). `carried_generations`: the
-    versioned_incremental models carried over, and their generation tables (`carry_versioned`)."""
+    versioned_incremental models carried over, and their generation tables (`prepare_carried`)."""
     if hubspot_enabled is None:
         hubspot_enabled = hubspot_landed(settings)
     found = {"as_of_date": as_of, "company_domains": list(settings.company_domains),
@@ -285,16 +285,16 @@ def plan_carry_over(settings: Settings, previous: str) -> CarryOver:
         log.info("carry-over: %s changed since %s, state models built in full",
                  ", ".join(sorted(changed & set(state))), previous)
         drop_state(settings, manifest)
-    state_schema = versioned_state_schema()
+    versioned_schema = versioned_state_schema()
     with connect(settings) as con:
         # a state model continues if its table is there (a dropped one is rebuilt in full)
         continued = [name for name, state_schema in state.items()
                      if con.schema_exists(state_schema) and name in con.relations(state_schema)]
         present = set(con.relations(previous)) if con.schema_exists(previous) else set()
-        registered = (con.schema_exists(state_schema)
-                      and "versioned_generations" in con.relations(state_schema))
+        registered = (con.schema_exists(versioned_schema)
+                      and "versioned_generations" in con.relations(versioned_schema))
         generations = dict(con.execute(
-            f'select model, generation from "{state_schema}".versioned_generations '
+            f'select model, generation from "{versioned_schema}".versioned_generations '
             "where version = ?", [previous])) if registered else {}
     plan = CarryOver(continued=continued)
     for name in sorted((set(models) - set(state)) & present):
@@ -351,10 +351,10 @@ def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: st
     """Seeds and models into `schema`; tests are the quality gate's job.
 
     With `previous` (the published version, built at `previous_built_at`), incremental models
-    continue from it (`plan_carry_over`; dbt starts while `prepare_carried` prepares them); without one,
-    or with `full_refresh`, everything is rebuilt from the raw layer (state models too: a failed
-    build may have left them). If the build fails on a carried-over model (e.g. its columns
-    changed), it is rebuilt once in full."""
+    continue from it (`plan_carry_over`; dbt starts while `prepare_carried` prepares them);
+    without one, or with `full_refresh`, everything is rebuilt from the raw layer (state models
+    too: a failed build may have left them). If the build fails on a carried-over model (e.g.
+    its columns changed), it is rebuilt once in full."""
     args = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     full = ["--full-refresh"]
     if previous and not full_refresh:

@@ -1,17 +1,18 @@
 {# The materialization `versioned_incremental`: an incremental mart whose rows every version
    shares (no copy per version schema). Its rows live in a generation table in the state schema,
    "<model>__<the version that started it>", each row stamped with the version that wrote it
-   (_revwh_from) and the version that replaced or deleted it (_revwh_to, null while current). The model's
-   relation in a version schema is a view of the rows that version sees; a later build changes
-   none of them, so an audited or published version keeps its rows.
+   (_revwh_from) and the version that replaced or deleted it (_revwh_to, null while current).
+   The model's relation in a version schema is a view of the rows that version sees; a later
+   build changes none of them, so an audited or published version keeps its rows.
 
    A build continuing from a published version P (revwh passes the generation in
-   var('carried_generations'), after removing the stamps of any version later than P and
-   pointing the candidate's relation at the current rows, which `{{ this }}` then reads):
-   stamps the rows it replaces (the strategy's rows, then config `retire_where`) and inserts the
-   recomputed ones; a post-hook stamps more (macro versioned_retire). Otherwise (a full refresh, a first build, a changed model) it starts a new
-   generation. `revwh_state.versioned_generations` records which generation each version reads;
-   publishing prunes the rows and generations no kept version sees (revwh/publish.py).
+   var('carried_generations'), after undoing the stamps of any version later than P and
+   pointing the candidate's relation at the current rows, which `{{ this }}` then reads) stamps
+   the rows it replaces (the strategy's rows; a post-hook may stamp more: versioned_retire) and
+   inserts the recomputed ones. Otherwise (a full refresh, a first build, a changed model) it
+   starts a new generation. `revwh_state.versioned_generations` records which generation each
+   version reads; publishing prunes the rows and generations no kept version sees
+   (revwh/publish.py).
 
    Strategies (config `incremental_strategy`): `activity_window` (config `window_column` and
    `unique_key`: macros/activity_window.sql) and `delete+insert` on `unique_key`. #}
@@ -61,7 +62,8 @@
     select {{ columns }} from {{ generation }}
     where _revwh_from <= {{ stamp }} and (_revwh_to is null or _revwh_to > {{ stamp }});
     delete from {{ registry }} where version = {{ stamp }} and model = '{{ this.identifier }}';
-    insert into {{ registry }} values ({{ stamp }}, '{{ this.identifier }}', '{{ generation.identifier }}');
+    insert into {{ registry }}
+    values ({{ stamp }}, '{{ this.identifier }}', '{{ generation.identifier }}');
     drop table {{ tmp }}
   {%- endcall %}
 
@@ -75,7 +77,8 @@
    one named after this version. #}
 {% macro versioned_generation() -%}
   {%- set carried = var('carried_generations', {}) or {} -%}
-  {%- set name = carried[this.identifier] if is_incremental() else this.identifier ~ '__' ~ this.schema -%}
+  {%- set name = carried[this.identifier] if is_incremental()
+                 else this.identifier ~ '__' ~ this.schema -%}
   {{ return(api.Relation.create(database=this.database, schema=var('state_schema'), identifier=name,
                                 type='table')) }}
 {%- endmacro %}
@@ -97,7 +100,8 @@
   {%- elif strategy == 'delete+insert' -%}
     {{ key }} in (select {{ key }} from {{ recomputed }})
   {%- else -%}
-    {{ exceptions.raise_compiler_error("versioned_incremental: unknown incremental_strategy " ~ strategy) }}
+    {{ exceptions.raise_compiler_error("versioned_incremental: unknown incremental_strategy "
+                                       ~ strategy) }}
   {%- endif -%}
 {%- endmacro %}
 
