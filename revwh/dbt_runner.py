@@ -12,7 +12,7 @@ Run as `python -m revwh.dbt_runner SPEC_JSON` (revwh.transform does), for one or
 that share the parse: in a subprocess, because dbt-duckdb keeps the DuckDB file open for the rest
 of the process. With `wait_for_go` in the spec it parses, which does not open the database, then
 waits for the line "go" on stdin before the first command (anything else cancels the run): a
-nightly build copies its carried-over tables meanwhile.
+nightly build prepares its carried-over models meanwhile.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Incremental models under write-audit-publish: every build writes a new version schema, where an
 incremental model would find no table and rebuild from scratch. So before `dbt build`, each
-published incremental model continues from the published version (`carry_over`): a
-versioned_incremental model (macros/versioned_incremental.sql) from the rows that version saw in
-their shared generation table, any other incremental mart from a copy of its table; dbt then
-only processes the days after it (see the models' lookback).
+published incremental model (materialized `versioned_incremental`:
+macros/versioned_incremental.sql) continues from the rows the published version saw in its
+shared generation table (`carry_over`); dbt then only processes the days after them (see the
+models' lookback).
 Incremental models that are not published (the activity staging and intermediates, config
 `schema=var('state_schema')`) live in one state schema that each build continues in place:
 copying millions of their rows into every version cost more than recomputing the window. A
@@ -247,13 +247,12 @@ def drop_state(settings: Settings, manifest: Path) -> None:
 @dataclass
 class CarryOver:
     """What a build continues from the previous version (`plan_carry_over`)."""
-    copies: list[str] = field(default_factory=list)  # published incremental tables to copy
     generations: dict[str, str] = field(default_factory=dict)  # versioned model -> generation
     continued: list[str] = field(default_factory=list)  # state models continued in place
 
     @property
     def models(self) -> list[str]:
-        return sorted([*self.copies, *self.generations, *self.continued])
+        return sorted([*self.generations, *self.continued])
 
 
 def carry_over(settings: Settings, schema: str, previous: str) -> CarryOver:
@@ -265,12 +264,12 @@ def carry_over(settings: Settings, schema: str, previous: str) -> CarryOver:
 
 
 def plan_carry_over(settings: Settings, previous: str) -> CarryOver:
-    """Which incremental models continue from the `previous` version: a published model's table
-    is to be copied from the previous version schema, a versioned_incremental model continues its
-    generation table (`prepare_carried`); a state model is continued in place. Models are read
-    from the manifest of the previous version's dbt run. A model whose SQL file changed since is
-    not continued (it is rebuilt in full); if a state model changed, every state model's table is
-    dropped now (they feed each other)."""
+    """Which incremental models continue from the `previous` version: a versioned_incremental
+    model continues its generation table (`prepare_carried`); a state model is continued in
+    place (a published plain `incremental` model would find no table and build in full). Models
+    are read from the manifest of the previous version's dbt run. A model whose SQL file changed
+    since is not continued (it is rebuilt in full); if a state model changed, every state
+    model's table is dropped now (they feed each other)."""
     from revwh.warehouse import connect
 
     manifest = settings.home / "dbt_target" / previous / "manifest.json"
@@ -300,9 +299,7 @@ def plan_carry_over(settings: Settings, previous: str) -> CarryOver:
     for name in sorted((set(models) - set(state)) & present):
         if name in changed:
             log.info("carry-over: %s changed since %s, built in full", name, previous)
-        elif not models[name]["versioned"]:
-            plan.copies.append(name)
-        elif name in generations:
+        elif models[name]["versioned"] and name in generations:
             plan.generations[name] = generations[name]
     log.info("carry-over from %s: %s", previous, ", ".join(plan.models) or "nothing")
     return plan
@@ -317,19 +314,16 @@ def versioned_state_schema() -> str:
 
 
 def prepare_carried(settings: Settings, schema: str, previous: str, plan: CarryOver) -> None:
-    """Copy the published incremental tables of `plan` from `previous` into `schema`; point each
-    versioned model's relation in `schema` at the rows `previous` saw (the current rows of its
-    generation, once the stamps of any later version, e.g. a failed candidate's, are undone):
-    dbt's incremental run reads them as `{{ this }}`."""
+    """Point each versioned model's relation in `schema` at the rows `previous` saw (the current
+    rows of its generation, once the stamps of any later version, e.g. a failed candidate's, are
+    undone): dbt's incremental run reads them as `{{ this }}`."""
     from revwh.warehouse import connect
 
-    if not plan.copies and not plan.generations:
+    if not plan.generations:
         return
     state = versioned_state_schema()
     with connect(settings) as con:
         con.execute(f'create schema if not exists "{schema}"')
-        for name in plan.copies:
-            con.copy_table(previous, schema, name)  # with its contract's constraints
         for name, generation in plan.generations.items():
             table = f'"{state}"."{generation}"'
             columns = ", ".join(f'"{c}"' for (c,) in con.execute(
@@ -341,8 +335,7 @@ def prepare_carried(settings: Settings, schema: str, previous: str, plan: CarryO
                 con.execute(f"update {table} set _revwh_to = null where _revwh_to > ?", [previous])
                 con.execute(f'create view "{schema}"."{name}" as select {columns} from {table} '
                             "where _revwh_to is null")
-    log.info("carry-over: copied %s, continued %s from %s into %s",
-             ", ".join(plan.copies) or "nothing", ", ".join(plan.generations) or "nothing",
+    log.info("carry-over: %s continue from %s's rows in %s", ", ".join(plan.generations),
              previous, schema)
 
 

@@ -40,17 +40,6 @@ class Connection:
         """SQL for a whole row of `alias` as text (for content checksums)."""
         raise NotImplementedError
 
-    def create_like(self, from_schema: str, to_schema: str, table: str) -> None:
-        """Create an empty `to_schema.table` with the columns, types and constraints (a dbt
-        contract's not null, check) of `from_schema.table`."""
-        raise NotImplementedError
-
-    def copy_table(self, from_schema: str, to_schema: str, table: str) -> None:
-        """Replace `to_schema.table` with a copy of `from_schema.table`, constraints and rows."""
-        self.execute(f'drop table if exists "{to_schema}"."{table}"')
-        self.create_like(from_schema, to_schema, table)
-        self.execute(f'insert into "{to_schema}"."{table}" select * from "{from_schema}"."{table}"')
-
     def scalar(self, sql: str, params: Sequence = ()):
         rows = self.execute(sql, params)
         return rows[0][0] if rows else None
@@ -107,14 +96,6 @@ class DuckDBConnection(Connection):
     def row_text(self, alias):
         return f"cast({alias} as varchar)"
 
-    def create_like(self, from_schema, to_schema, table):
-        ddl = self.scalar("select sql from duckdb_tables() where schema_name = ? "
-                          "and table_name = ?", [from_schema, table])
-        if ddl is None:
-            raise WarehouseError(f"{from_schema}.{table} does not exist")
-        # DuckDB's own DDL of the table, renamed: "CREATE TABLE <schema>.<table>(columns...)"
-        self.execute(f'create table "{to_schema}"."{table}"' + ddl[ddl.index("("):])
-
     def close(self):
         self.con.close()
 
@@ -153,10 +134,6 @@ class PostgresConnection(Connection):
 
     def row_text(self, alias):
         return f"{alias}::text"
-
-    def create_like(self, from_schema, to_schema, table):
-        self.execute(f'create table "{to_schema}"."{table}" (like "{from_schema}"."{table}" '
-                     "including constraints including defaults)")
 
     def close(self):
         self.con.close()

@@ -1,5 +1,5 @@
-"""dbt runs (revwh.transform): a build's dbt process starts while the carried-over tables are
-copied, and waits for them; it exits cleanly."""
+"""dbt runs (revwh.transform): a build's dbt process starts while the carried-over models are
+prepared, and waits for them; it exits cleanly."""
 
 from __future__ import annotations
 
