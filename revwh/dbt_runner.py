@@ -11,12 +11,14 @@ manifest (no parse) and the run's vars (read when SQL is compiled).
 Run as `python -m revwh.dbt_runner SPEC_JSON` (revwh.transform does), for one or more commands
 that share the parse: in a subprocess, because dbt-duckdb keeps the DuckDB file open for the rest
 of the process. With `wait_for_go` in the spec it parses, which does not open the database, then
-waits for the line "go" on stdin before the first command (anything else cancels the run): a
-nightly build prepares its carried-over models meanwhile.
+waits for the line "go" on stdin, optionally followed by run vars as JSON, before the first
+command (anything else cancels the run): a nightly build prepares its carried-over models
+meanwhile, and only then knows what they continue from.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 import os
@@ -47,13 +49,20 @@ def _point_at(manifest, schema: str) -> None:
 
 def run(spec: dict) -> int:
     # dbt's import and parse make objects that live to the end (the manifest): no collection
-    # runs meanwhile, and none traverses them after (gc.freeze); released for the exit
+    # runs meanwhile, and none traverses them after (gc.freeze)
     gc.disable()
-    try:
-        return _run(spec)
-    finally:
-        gc.unfreeze()
-        gc.enable()
+    return _run(spec)
+
+
+def close_and_exit(code: int) -> None:
+    """End the process as a normal exit would, but without the interpreter's teardown of dbt's
+    parsed project (~0.7 s of a nightly build). The exit handlers still run: dbt-duckdb's closes
+    the DuckDB file (its last checkpoint); others flush the logs and release multiprocessing's
+    locks."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _run(spec: dict) -> int:
@@ -80,9 +89,12 @@ def _run(spec: dict) -> int:
     os.environ["REVWH_BUILD_SCHEMA"] = spec["schema"]
     gc.freeze()
     gc.enable()
-    if spec.get("wait_for_go") and sys.stdin.readline().strip() != "go":
-        print("cancelled before running anything", file=sys.stderr)
-        return 3
+    if spec.get("wait_for_go"):
+        word, _, run_vars = sys.stdin.readline().partition(" ")
+        if word.strip() != "go":
+            print("cancelled before running anything", file=sys.stderr)
+            return 3
+        spec["vars"].update(json.loads(run_vars or "{}"))
     statuses = []
     for args, results_file in zip(spec["commands"], spec["results_files"]):
         result = dbtRunner(manifest=manifest).invoke(
@@ -101,4 +113,4 @@ def _run(spec: dict) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(json.loads(sys.argv[1])))
+    close_and_exit(run(json.loads(sys.argv[1])))

@@ -38,12 +38,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from revwh.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, Settings
 from revwh.transform import DbtResult, start_dbt_commands
 from revwh.warehouse import META_SCHEMA, Connection, DuckDBConnection, connect
+
+if TYPE_CHECKING:  # imported where frames are made: importing revwh.pipeline does not wait for it
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +376,7 @@ def _frame(con: Connection, sql: str, params: list) -> pd.DataFrame:
     S=10). Strings stay Arrow strings (pandas' ArrowDtype): pandas' default `str` columns copy
     them into large strings, and its uniqueness checks on them took twice as long. Decimals
     become doubles, as `.df()` makes them."""
+    import pandas as pd
     import pyarrow as pa
 
     table = con.arrow(sql, params)
@@ -561,6 +564,8 @@ def start_expectations(settings: Settings, schema: str, suites: list[dict]) -> E
 
 def record(settings: Settings, report: GateReport, as_of: str, started: datetime) -> None:
     """Write the run and every result to quality.validation_run / validation_result."""
+    import pandas as pd
+
     finished = datetime.now(timezone.utc).replace(tzinfo=None)
     run = pd.DataFrame([{"run_id": report.run_id, "version": report.schema,
                          "as_of_date": as_of, "started_at": started, "finished_at": finished,

@@ -101,17 +101,21 @@ def extract_activity(settings: Settings, ds: str) -> dict:
 def build(settings: Settings, ds: str, full_refresh: bool = False) -> dict:
     """dbt build into a fresh candidate schema. Incremental models continue from the published
     version's tables (carried over into the candidate first) unless `full_refresh`."""
-    from revwh.contact_hashes import write_contact_address_hashes
     from revwh.transform import build_candidate, mart_models
 
-    write_contact_address_hashes(settings)
+    def write_inputs():  # imported here, while dbt parses: it loads pandas
+        from revwh.contact_hashes import write_contact_address_hashes
+
+        write_contact_address_hashes(settings)
+
     previous = None if full_refresh else publish.current(settings, "marts")
     version = publish.new_version(settings, "marts", ds)
     try:
         result = build_candidate(settings, version, ds,
                                  previous=previous.version if previous else None,
                                  previous_built_at=str(previous.built_at) if previous else None,
-                                 full_refresh=full_refresh)
+                                 full_refresh=full_refresh,
+                                 write_inputs=write_inputs)
     except Exception:
         publish.mark_failed(settings, version)
         raise

@@ -24,6 +24,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote, urlparse
 
 import yaml
@@ -89,16 +90,24 @@ def hubspot_landed(settings: Settings) -> bool:
 def dbt_vars(settings: Settings, as_of: str, changed_since: str | None = None,
              hubspot_enabled: bool | None = None,
              carried_generations: dict[str, str] | None = None) -> dict:
-    """The vars of every dbt command of a run (revwh.cosmos_dbt passes the same).
-    `changed_since`: the build time of the version the incremental models were carried over from
-    (activity landed after it is recomputed, whatever its date). `hubspot_enabled`: by default
-    whether HubSpot deals have landed (`hubspot_landed`). `carried_generations`: the
-    versioned_incremental models carried over, and their generation tables (`prepare_carried`)."""
+    """The vars of every dbt command of a run (revwh.cosmos_dbt passes the same), with
+    `carry_over_vars`. `hubspot_enabled`: by default whether HubSpot deals have landed
+    (`hubspot_landed`)."""
     if hubspot_enabled is None:
         hubspot_enabled = hubspot_landed(settings)
-    found = {"as_of_date": as_of, "company_domains": list(settings.company_domains),
-             "hash_external_addresses": settings.hash_external_addresses,
-             "hubspot_enabled": hubspot_enabled}
+    return {"as_of_date": as_of, "company_domains": list(settings.company_domains),
+            "hash_external_addresses": settings.hash_external_addresses,
+            "hubspot_enabled": hubspot_enabled,
+            **carry_over_vars(changed_since, carried_generations)}
+
+
+def carry_over_vars(changed_since: str | None = None,
+                    carried_generations: dict[str, str] | None = None) -> dict:
+    """The vars that say what a build continues from. `changed_since`: the build time of the
+    version the incremental models were carried over from (activity landed after it is
+    recomputed, whatever its date). `carried_generations`: the versioned_incremental models
+    carried over, and their generation tables (`prepare_carried`)."""
+    found = {}
     if changed_since:
         found["activity_changed_since"] = changed_since
     if carried_generations:
@@ -120,10 +129,11 @@ class DbtRun:
         self.proc, self.commands, self.files = proc, commands, files
         self.target_path, self.output = target_path, output
 
-    def go(self) -> None:
-        """Let a run started with `wait_for_go` run its commands."""
+    def go(self, run_vars: dict | None = None) -> None:
+        """Let a run started with `wait_for_go` run its commands, with `run_vars` over its vars
+        (vars read when SQL is compiled: revwh.dbt_runner.RUN_VARS)."""
         with contextlib.suppress(BrokenPipeError):  # it has exited (its parse failed): see results
-            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.write(f"go {json.dumps(run_vars or {})}\n".encode())
             self.proc.stdin.close()
 
     def cancel(self) -> None:
@@ -170,7 +180,7 @@ def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]
     that only read, e.g. tests) lets this process share the DuckDB file with readers;
     `niceness` lowers the process's CPU priority (work running alongside goes first);
     `wait_for_go`: dbt imports and parses, then waits for `DbtRun.go()` before it opens the
-    DuckDB file (the caller can write to it meanwhile)."""
+    DuckDB file (the caller can write to it meanwhile, and decide the run's vars)."""
     target_path = settings.home / "dbt_target" / schema
     files = [_results_file(target_path, args) for args in commands]
     if len(set(files)) != len(files):
@@ -340,34 +350,33 @@ def prepare_carried(settings: Settings, schema: str, previous: str, plan: CarryO
 
 
 def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: str | None = None,
-                    previous_built_at: str | None = None, full_refresh: bool = False) -> DbtResult:
+                    previous_built_at: str | None = None, full_refresh: bool = False,
+                    write_inputs: Callable[[], object] | None = None) -> DbtResult:
     """Seeds and models into `schema`; tests are the quality gate's job.
 
-    With `previous` (the published version, built at `previous_built_at`), incremental models
-    continue from it (`plan_carry_over`; dbt starts while `prepare_carried` prepares them);
-    without one, or with `full_refresh`, everything is rebuilt from the raw layer (state models
-    too: a failed build may have left them). If the build fails on a carried-over model (e.g.
-    its columns changed), it is rebuilt once in full."""
+    dbt starts first: while it imports and parses the project, `write_inputs` writes what the
+    models read besides the raw layer, and the carry-over is planned and prepared. With
+    `previous` (the published version, built at `previous_built_at`), incremental models
+    continue from it (`plan_carry_over`, `prepare_carried`); without one, or with
+    `full_refresh`, everything is rebuilt from the raw layer (state models too: a failed build
+    may have left them). If the build fails on a carried-over model (e.g. its columns changed),
+    it is rebuilt once in full."""
     args = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     full = ["--full-refresh"]
-    if previous and not full_refresh:
-        plan = plan_carry_over(settings, previous)
-        carried = plan.models
-        # dbt starts (import, parse: no database) while the carried models are prepared
-        run = start_dbt_commands(settings, schema, [args], as_of, wait_for_go=True,
-                                 changed_since=previous_built_at if carried else None,
-                                 extra_vars={"carried_generations": plan.generations})
-        try:
-            prepare_carried(settings, schema, previous, plan)
-        except BaseException:
-            run.cancel()
-            raise
-        run.go()
-        result = run.results()[0]
-    else:
-        carried = []
-        result = run_dbt(settings, schema, args + full, as_of)
-    result.carried_over = carried
+    continues = bool(previous) and not full_refresh
+    run = start_dbt_commands(settings, schema, [args if continues else args + full], as_of,
+                             wait_for_go=True)
+    try:
+        if write_inputs:
+            write_inputs()
+        plan = plan_carry_over(settings, previous) if continues else CarryOver()
+        prepare_carried(settings, schema, previous, plan)
+    except BaseException:
+        run.cancel()
+        raise
+    run.go(carry_over_vars(previous_built_at if plan.models else None, plan.generations))
+    result = run.results()[0]
+    carried = result.carried_over = plan.models
     if not result.success and carried and {n["name"] for n in result.failures} & set(carried):
         log.warning("build on carried-over tables failed (%s): rebuilding them in full",
                     result.summary())

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import io
 from contextlib import contextmanager
-from typing import Iterator, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from revwh.settings import Settings
+
+if TYPE_CHECKING:  # imported where frames are made: importing revwh.pipeline does not wait for it
+    import pandas as pd
 
 META_SCHEMA = "revwh_meta"
 
@@ -116,6 +117,8 @@ class PostgresConnection(Connection):
             return cur.fetchall() if cur.description else []
 
     def df(self, sql, params=()):
+        import pandas as pd
+
         with self.con.cursor() as cur:
             cur.execute(sql.replace("?", "%s"), tuple(params))
             return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
