@@ -183,7 +183,8 @@ def _details_note(name: str, rec: dict) -> str:
         nodes = d.get("dbt_nodes") or {}
         carried = (f"incremental models carried over: {', '.join(d['carried_over']) or 'none'}; "
                    if "carried_over" in d else "")
-        return (f"{carried}dbt nodes {nodes}, time inside nodes {d.get('dbt_node_seconds')} s; "
+        return (f"{carried}dbt nodes {nodes}, dbt's run {d.get('dbt_seconds')} s, "
+                f"time inside nodes {d.get('dbt_node_seconds')} s; "
                 f"{d.get('marts_note', '')}").strip("; ")
     if name == "gate":
         checks = d.get("dbt_checks", d.get("dbt_tests"))

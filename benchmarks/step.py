@@ -142,12 +142,15 @@ def _dbt_counts(settings, version: str) -> dict:
     path = settings.home / "dbt_target" / version / "run_results.json"
     if not path.exists():
         return {}
-    results = json.loads(path.read_text()).get("results", [])
+    run_results = json.loads(path.read_text())
+    results = run_results.get("results", [])
     kinds: dict[str, int] = {}
     for r in results:
         kind = r["unique_id"].split(".", 1)[0]
         kinds[kind] = kinds.get(kind, 0) + 1
-    return {"dbt_nodes": kinds,
+    # dbt's own run time: the rest of the step's wall time is process start, dbt's import and
+    # parse, carry-over preparation and exit
+    return {"dbt_nodes": kinds, "dbt_seconds": round(run_results.get("elapsed_time") or 0, 3),
             "dbt_node_seconds": round(sum(r.get("execution_time") or 0 for r in results), 3)}
 
 
