@@ -22,9 +22,9 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from urllib.parse import unquote, urlparse
 
 import yaml
@@ -172,11 +172,10 @@ class DbtRun:
 
 def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]], as_of: str,
                        extra_vars: dict | None = None, read_only: bool = False,
-                       niceness: int = 0, changed_since: str | None = None,
-                       wait_for_go: bool = False) -> DbtRun:
+                       niceness: int = 0, wait_for_go: bool = False) -> DbtRun:
     """Start dbt commands, one after another in ONE subprocess (dbt's import and the project's
     parse are paid once; the DuckDB file is held only while it runs), with the run's vars
-    (`dbt_vars`; `changed_since` as there) and `extra_vars` over them. `read_only` (commands
+    (`dbt_vars`) and `extra_vars` over them. `read_only` (commands
     that only read, e.g. tests) lets this process share the DuckDB file with readers;
     `niceness` lowers the process's CPU priority (work running alongside goes first);
     `wait_for_go`: dbt imports and parses, then waits for `DbtRun.go()` before it opens the
@@ -186,7 +185,7 @@ def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]
     if len(set(files)) != len(files):
         raise ValueError("commands in one dbt run must write different results files")
     spec = {"commands": commands, "results_files": [str(f) for f in files], "schema": schema,
-            "vars": {**dbt_vars(settings, as_of, changed_since), **(extra_vars or {})},
+            "vars": {**dbt_vars(settings, as_of), **(extra_vars or {})},
             "target_path": str(target_path), "wait_for_go": wait_for_go,
             # one parse cache per warehouse target, reused by every version (revwh.dbt_runner)
             "parse_path": str(settings.home / "dbt_target" / f"_parse_{settings.target}")}
@@ -206,18 +205,16 @@ def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]
 
 
 def run_dbt_commands(settings: Settings, schema: str, commands: list[list[str]], as_of: str,
-                     extra_vars: dict | None = None,
-                     changed_since: str | None = None) -> list[DbtResult]:
+                     extra_vars: dict | None = None) -> list[DbtResult]:
     """Run dbt commands in one subprocess (`start_dbt_commands`) and read their results.
     Never raises for model or test failures."""
-    return start_dbt_commands(settings, schema, commands, as_of, extra_vars,
-                              changed_since=changed_since).results()
+    return start_dbt_commands(settings, schema, commands, as_of, extra_vars).results()
 
 
 def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
-            extra_vars: dict | None = None, changed_since: str | None = None) -> DbtResult:
+            extra_vars: dict | None = None) -> DbtResult:
     """One dbt command (see run_dbt_commands)."""
-    return run_dbt_commands(settings, schema, [args], as_of, extra_vars, changed_since)[0]
+    return run_dbt_commands(settings, schema, [args], as_of, extra_vars)[0]
 
 
 INCREMENTAL = ("incremental", "versioned_incremental")
