@@ -5,7 +5,9 @@
    earlier activity only with a full refresh. #}
 
 {# `where <column> >= window_start` in an incremental run; nothing in a full build. The ref is
-   taken at parse time so that every model using the window depends on int_activity_window. #}
+   taken at parse time so that every model using the window depends on int_activity_window.
+   Also on each state table joined by key to the window's activity (same occurred_at): their rows
+   are in time order, so the filter skips the older row groups a key join would read. #}
 {% macro activity_window_filter(column, keyword='where') -%}
     {%- set window = ref('int_activity_window') -%}
     {%- if is_incremental() %} {{ keyword }} {{ column }} >= (select window_start from {{ window }}){% endif -%}

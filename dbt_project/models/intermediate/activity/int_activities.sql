@@ -18,7 +18,8 @@ select
     cast(null as double precision) as duration_minutes,
     e.subject
 from {{ ref('stg_activity__emails') }} as e
-inner join {{ ref('int_email_threads') }} as t on t.message_id = e.message_id
+inner join {{ ref('int_email_threads') }} as t
+    on t.message_id = e.message_id {{- activity_window_filter('t.sent_at', 'and') }}
 {{- activity_window_filter('e.sent_at') }}
 
 union all

@@ -31,3 +31,5 @@ inner join account_addresses as c on c.account_id = o.account_id and c.activity_
 where not p.is_internal
   and a.occurred_at < {{ as_of_end() }}
   {{- activity_window_filter('a.occurred_at', 'and') }}
+  {{- activity_window_filter('m.occurred_at', 'and') }}
+  {{- activity_window_filter('p.occurred_at', 'and') }}

@@ -31,7 +31,8 @@ activities as (
         coalesce(pc.external_participants, 0) as external_participants,
         least(cast(a.occurred_at as date), {{ as_of_date() }}) as state_day
     from {{ ref('int_activities') }} as a
-    inner join {{ ref('int_activity_matches') }} as m on m.activity_id = a.activity_id
+    inner join {{ ref('int_activity_matches') }} as m
+        on m.activity_id = a.activity_id {{- activity_window_filter('m.occurred_at', 'and') }}
     left join participant_counts as pc on pc.activity_id = a.activity_id
     {{- activity_window_filter('a.occurred_at') }}
 )

@@ -11,33 +11,30 @@ with opportunities as (
     select opportunity_id, owner_id from {{ ref('fct_opportunity') }} where owner_id is not null
 ),
 
-worked as (
+{#- each opportunity's last open snapshot in each period (aggregate and join back: cheaper than
+    ranking every day) -#}
+last_open_days as (
     select
-        o.owner_id,
-        d.opportunity_id,
-        {{ trunc_date(period, 'd.snapshot_date') }} as period_start,
-        d.snapshot_date,
-        d.verifier_score,
-        d.amount,
-        row_number() over (
-            partition by d.opportunity_id, {{ trunc_date(period, 'd.snapshot_date') }}
-            order by d.snapshot_date desc
-        ) as rank_in_period
-    from {{ ref('fct_opportunity_daily') }} as d
-    inner join opportunities as o on o.opportunity_id = d.opportunity_id
-    where d.is_open
+        opportunity_id,
+        {{ trunc_date(period, 'snapshot_date') }} as period_start,
+        max(snapshot_date) as snapshot_date
+    from {{ ref('fct_opportunity_daily') }}
+    where is_open
+    group by opportunity_id, {{ trunc_date(period, 'snapshot_date') }}
 ),
 
 worked_summary as (
     select
-        owner_id,
-        period_start,
+        o.owner_id,
+        l.period_start,
         count(*) as opportunities,
-        {{ exact_avg('verifier_score') }} as completion_rate,
-        {{ exact_avg('amount') }} as avg_deal_size
-    from worked
-    where rank_in_period = 1
-    group by owner_id, period_start
+        {{ exact_avg('d.verifier_score') }} as completion_rate,
+        {{ exact_avg('d.amount') }} as avg_deal_size
+    from last_open_days as l
+    inner join {{ ref('fct_opportunity_daily') }} as d
+        on d.opportunity_id = l.opportunity_id and d.snapshot_date = l.snapshot_date
+    inner join opportunities as o on o.opportunity_id = l.opportunity_id
+    group by o.owner_id, l.period_start
 ),
 
 verified as (
