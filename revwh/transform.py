@@ -221,12 +221,11 @@ INCREMENTAL = ("incremental", "versioned_incremental")
 
 
 def incremental_models(manifest: Path) -> dict[str, dict]:
-    """Incremental models of a dbt manifest: name -> {path, checksum (of the file), state_schema
-    (the schema of a model kept in place from build to build, else None), versioned (a
-    versioned_incremental model: macros/versioned_incremental.sql)}."""
+    """Incremental models of a dbt manifest: name -> {state_schema (the schema of a model kept
+    in place from build to build, else None), versioned (a versioned_incremental model:
+    macros/versioned_incremental.sql)}."""
     nodes = json.loads(manifest.read_text())["nodes"].values()
-    return {n["name"]: {"path": n["original_file_path"], "checksum": n["checksum"]["checksum"],
-                        "state_schema": n["schema"] if n["config"].get("schema") else None,
+    return {n["name"]: {"state_schema": n["schema"] if n["config"].get("schema") else None,
                         "versioned": n["config"]["materialized"] == "versioned_incremental"}
             for n in nodes
             if n["resource_type"] == "model" and n["config"].get("materialized") in INCREMENTAL}
@@ -238,6 +237,23 @@ def _file_checksum(relative: str) -> str | None:
         return None
     # dbt hashes the file's text stripped of surrounding whitespace
     return hashlib.sha256(path.read_text(encoding="utf-8").strip().encode("utf-8")).hexdigest()
+
+
+def stale_models(manifest: Path) -> set[str]:
+    """Models of `manifest` to rebuild in full: those whose SQL file changed since, and every
+    model downstream of a changed model or seed (their rows were computed from the old ones)."""
+    found = json.loads(manifest.read_text())
+    nodes, children = found["nodes"], found["child_map"]
+    todo = [uid for uid, n in nodes.items() if n["resource_type"] in ("model", "seed")
+            and _file_checksum(n["original_file_path"]) != n["checksum"]["checksum"]]
+    stale: set[str] = set()
+    while todo:
+        uid = todo.pop()
+        if uid not in stale:
+            stale.add(uid)
+            todo.extend(children.get(uid, []))
+    return {nodes[uid]["name"] for uid in stale
+            if uid in nodes and nodes[uid]["resource_type"] == "model"}
 
 
 def drop_state(settings: Settings, manifest: Path) -> None:
@@ -274,9 +290,10 @@ def plan_carry_over(settings: Settings, previous: str) -> CarryOver:
     """Which incremental models continue from the `previous` version: a versioned_incremental
     model continues its generation table (`prepare_carried`); a state model is continued in
     place (a published plain `incremental` model would find no table and build in full). Models
-    are read from the manifest of the previous version's dbt run. A model whose SQL file changed
-    since is not continued (it is rebuilt in full); if a state model changed, every state
-    model's table is dropped now (they feed each other)."""
+    are read from the manifest of the previous version's dbt run. A model whose SQL file, or an
+    upstream model's or seed's, changed since is not continued (`stale_models`: it is rebuilt in
+    full); if a state model is stale, every state model's table is dropped now (they feed each
+    other)."""
     from revwh.warehouse import connect
 
     manifest = settings.home / "dbt_target" / previous / "manifest.json"
@@ -284,11 +301,10 @@ def plan_carry_over(settings: Settings, previous: str) -> CarryOver:
         log.info("carry-over: no manifest for %s, incremental models build in full", previous)
         return CarryOver()
     models = incremental_models(manifest)
-    changed = {name for name, node in models.items()
-               if _file_checksum(node["path"]) != node["checksum"]}
+    changed = stale_models(manifest) & set(models)
     state = {name: node["state_schema"] for name, node in models.items() if node["state_schema"]}
     if changed & set(state):
-        log.info("carry-over: %s changed since %s, state models built in full",
+        log.info("carry-over: %s or a model upstream changed since %s, state models built in full",
                  ", ".join(sorted(changed & set(state))), previous)
         drop_state(settings, manifest)
     versioned_schema = versioned_state_schema()
@@ -305,7 +321,8 @@ def plan_carry_over(settings: Settings, previous: str) -> CarryOver:
     plan = CarryOver(continued=continued)
     for name in sorted((set(models) - set(state)) & present):
         if name in changed:
-            log.info("carry-over: %s changed since %s, built in full", name, previous)
+            log.info("carry-over: %s or a model upstream changed since %s, built in full", name,
+                     previous)
         elif models[name]["versioned"] and name in generations:
             plan.generations[name] = generations[name]
     log.info("carry-over from %s: %s", previous, ", ".join(plan.models) or "nothing")

@@ -6,11 +6,13 @@ data test and unit test passes."""
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
 
 from revwh import pipeline
+from revwh.transform import stale_models
 from revwh.warehouse import connect
 from tests.marts import truth_checks as tc
 from tests.marts.conftest import DS, INCREMENTAL, MARTS, Built, landed_rows, marts_settings
@@ -66,6 +68,32 @@ def test_incremental_models_were_carried_over_day_by_day(built: Built):
             "and not c.is_nullable")
         assert {("fct_activity", "activity_id"), ("fct_opportunity_daily", "opportunity_id"),
                 ("opportunity_verifier_score", "snapshot_date")} <= set(not_null)
+
+
+def test_a_changed_model_or_seed_rebuilds_every_incremental_model_downstream(built: Built,
+                                                                           tmp_path: Path):
+    """A change is detected from the previous version's manifest (dbt's file checksums): the
+    changed file's incremental models and every one downstream are not carried over."""
+    manifest = built.settings.home / "dbt_target" / built.incremental["version"] / "manifest.json"
+    assert stale_models(manifest) == set()
+    found = json.loads(manifest.read_text())
+
+    def changed(name: str) -> set[str]:
+        edited = json.loads(json.dumps(found))
+        node = next(n for n in edited["nodes"].values() if n["name"] == name)
+        node["checksum"]["checksum"] = "0" * 64  # as if the file had changed since
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(edited))
+        return stale_models(path) & INCREMENTAL
+
+    assert changed("sales_process_map") == {"fct_opportunity_daily", "opportunity_verifier_score",
+                                            "int_activity_matches", "int_email_responses",
+                                            "int_opportunity_stakeholder_touches", "fct_activity"}
+    assert changed("int_activities") == INCREMENTAL - {
+        "stg_activity__emails", "stg_activity__email_recipients", "stg_activity__meetings",
+        "stg_activity__meeting_attendees", "int_email_threads", "int_activity_participants",
+        "fct_opportunity_daily", "opportunity_verifier_score"}
+    assert changed("opportunity_verifier_score") == {"opportunity_verifier_score"}
 
 
 @pytest.mark.parametrize("mart", MARTS)
