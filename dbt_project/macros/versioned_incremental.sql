@@ -73,12 +73,13 @@
   {{ return({'relations': [target]}) }}
 {% endmaterialization %}
 
-{# The generation table the model's rows go to in this build: the one carried over, or a new
-   one named after this version. #}
-{% macro versioned_generation() -%}
+{# The generation table the model's (or another versioned model's, by name) rows go to in this
+   build: the one carried over, or a new one named after this version. #}
+{% macro versioned_generation(model=none) -%}
   {%- set carried = var('carried_generations', {}) or {} -%}
-  {%- set name = carried[this.identifier] if is_incremental()
-                 else this.identifier ~ '__' ~ this.schema -%}
+  {%- set model = model or this.identifier -%}
+  {%- set continued = is_incremental() if model == this.identifier else model in carried -%}
+  {%- set name = carried[model] if continued else model ~ '__' ~ this.schema -%}
   {{ return(api.Relation.create(database=this.database, schema=var('state_schema'), identifier=name,
                                 type='table')) }}
 {%- endmacro %}
@@ -88,6 +89,13 @@
 {% macro versioned_retire(condition) -%}
     update {{ versioned_generation() }} set _revwh_to = '{{ this.schema }}'
     where _revwh_to is null and ({{ condition }})
+{%- endmacro %}
+
+{# The rows of another versioned_incremental model (a ref built before this one) that this
+   version wrote or replaced: what changed in it since the version this build continues. #}
+{% macro versioned_changes(model) -%}
+    (select * from {{ versioned_generation(model.identifier) }}
+     where _revwh_from = '{{ this.schema }}' or _revwh_to = '{{ this.schema }}')
 {%- endmacro %}
 
 {# The current rows a continuing build replaces: those of the strategy (see above). #}

@@ -88,7 +88,8 @@ def test_a_changed_model_or_seed_rebuilds_every_incremental_model_downstream(bui
 
     assert changed("sales_process_map") == {"fct_opportunity_daily", "opportunity_verifier_score",
                                             "int_activity_matches", "int_email_responses",
-                                            "int_opportunity_stakeholder_touches", "fct_activity"}
+                                            "int_opportunity_stakeholder_touches", "fct_activity",
+                                            "opportunity_engagement"}
     assert changed("int_activities") == INCREMENTAL - {
         "stg_activity__emails", "stg_activity__email_recipients", "stg_activity__meetings",
         "stg_activity__meeting_attendees", "int_email_threads", "int_activity_participants",

@@ -11,7 +11,8 @@ from pathlib import Path
 from revwh import pipeline, publish
 from tests.marts.conftest import DS, day, demo_activity, marts_settings, query
 
-VERSIONED = ("fct_activity", "fct_opportunity_daily", "opportunity_verifier_score")
+VERSIONED = ("fct_activity", "fct_opportunity_daily", "opportunity_verifier_score",
+             "opportunity_engagement")
 
 
 def _rows(settings, schema: str) -> dict[str, list[tuple]]:

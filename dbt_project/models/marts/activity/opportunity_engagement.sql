@@ -1,3 +1,12 @@
+{{ config(
+    materialized='versioned_incremental',
+    incremental_strategy='delete+insert',
+    unique_key='opportunity_id',
+    post_hook=[
+        "{{ versioned_retire('opportunity_id not in (select opportunity_id from '
+                             ~ ref('fct_opportunity_daily') ~ ')') }}"
+    ]
+) }}
 {# Opportunity x week (Monday): every week in which the opportunity was open (from its creation
    to its close, the as-of date while open: the days of fct_opportunity_daily), with the activity
    matched to it that week (fct_activity, up to the as-of date):
@@ -9,14 +18,38 @@
      hours, share over 24 h; rep->buyer pairs and median hours;
    - the journey phase: the opportunity's CRM stage that week (the stage of its last open day in
      the week; in the week it closed, the last open stage before the close). #}
+{%- set activity = ref('fct_activity') %}
+{%- set window = ref('int_activity_window') %}  {#- taken at parse time: see activity_window.sql #}
+{%- set only_affected = ' opportunity_id in (select opportunity_id from affected)' %}
+with
+{%- if is_incremental() %}
+affected as (
+    select opportunity_id from {{ versioned_changes(ref('fct_opportunity_daily')) }} as d
+    union
+    select opportunity_id from {{ versioned_changes(activity) }} as a
+    where opportunity_id is not null
+    union
+    select opportunity_id from {{ activity }}
+    where opportunity_id is not null and thread_id in (
+        select thread_id from {{ activity }}
+        where occurred_at >= (select window_start from {{ window }}))
+    union
+    select o.opportunity_id
+    from {{ ref('fct_opportunity') }} as o
+    inner join (select distinct opportunity_id, account_id, owner_id from {{ this }}) as e
+        on e.opportunity_id = o.opportunity_id
+    where o.account_id is distinct from e.account_id or o.owner_id is distinct from e.owner_id
+),
+{%- endif %}
+
 {#- the day that gives each week its phase: the last open day, else the close day (aggregate and
-    join back: cheaper than ranking every day) -#}
-with week_days as (
+    join back: cheaper than ranking every day) #}
+week_days as (
     select
         opportunity_id,
         {{ trunc_date('week', 'snapshot_date') }} as week_start,
         coalesce(max(case when not is_closed then snapshot_date end), max(snapshot_date)) as snapshot_date
-    from {{ ref('fct_opportunity_daily') }}
+    from {{ ref('fct_opportunity_daily') }}{{ ' where' ~ only_affected if is_incremental() }}
     group by opportunity_id, {{ trunc_date('week', 'snapshot_date') }}
 ),
 
@@ -37,8 +70,8 @@ activity as (
         sum(case when activity_type = 'meeting' and is_cancelled then 1 else 0 end) as meetings_cancelled,
         sum(case when touch_type = 'human' then 1 else 0 end) as human_touches,
         sum(case when touch_type = 'digital' then 1 else 0 end) as digital_touches
-    from {{ ref('fct_activity') }}
-    where opportunity_id is not null and not is_future
+    from {{ activity }}
+    where opportunity_id is not null and not is_future{{ ' and' ~ only_affected if is_incremental() }}
     group by opportunity_id, week_start
 ),
 
@@ -49,7 +82,7 @@ touch_weeks as (
         address,
         {{ trunc_date('week', 'occurred_at') }} as week_start
     from {{ ref('int_opportunity_stakeholder_touches') }}
-    where address is not null
+    where address is not null{{ ' and' ~ only_affected if is_incremental() }}
 ),
 
 first_weeks as (
@@ -82,7 +115,7 @@ responses as (
         percentile_cont(0.5) within group (
             order by case when direction = 'rep_to_buyer' then response_hours end) as rep_to_buyer_median_hours
     from {{ ref('int_email_responses') }}
-    where opportunity_id is not null and responded_at < {{ as_of_end() }}
+    where opportunity_id is not null and responded_at < {{ as_of_end() }}{{ ' and' ~ only_affected if is_incremental() }}
     group by opportunity_id, {{ trunc_date('week', 'sent_at') }}
 )
 
