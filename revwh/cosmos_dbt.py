@@ -96,6 +96,7 @@ def prepare(settings: Settings, ds: str, full_refresh: bool) -> dict:
     return {"version": version, "full_refresh": full_refresh, "carried_over": plan.models,
             "carried_generations": plan.generations,
             "changed_since": str(previous.built_at) if plan.models else None,
+            "continued_as_of": previous.logical_date if plan.models else None,
             "hubspot_enabled": with_hubspot}
 
 
@@ -129,7 +130,8 @@ def candidate_env(context, operator) -> None:
     operator.env = {**(operator.env or {}), **dbt_env(settings, prepared["version"])}
     operator.vars = dbt_vars(settings, context["ds"], prepared.get("changed_since"),
                              hubspot_enabled=prepared.get("hubspot_enabled", False),
-                             carried_generations=prepared.get("carried_generations"))
+                             carried_generations=prepared.get("carried_generations"),
+                             continued_as_of=prepared.get("continued_as_of"))
 
 
 def _step(fn, *args):

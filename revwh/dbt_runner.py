@@ -31,7 +31,7 @@ PARSE_SCHEMA = "revwh_parse"  # the schema the cached parse is made for; never b
 # sees the same value, or dbt would drop the cached parse ("profile has changed")
 PARSE_PROFILE_ENV = {"REVWH_BUILD_SCHEMA": PARSE_SCHEMA, "REVWH_DUCKDB_ACCESS_MODE": "automatic"}
 # vars that change from run to run; they are read when SQL is compiled, never at parse time
-RUN_VARS = ("as_of_date", "activity_changed_since", "carried_generations")
+RUN_VARS = ("as_of_date", "activity_changed_since", "carried_generations", "continued_as_of")
 STATUS_FILE = "revwh_commands.json"  # per command: success and, if dbt raised, the error
 
 

@@ -114,6 +114,7 @@ def build(settings: Settings, ds: str, full_refresh: bool = False) -> dict:
         result = build_candidate(settings, version, ds,
                                  previous=previous.version if previous else None,
                                  previous_built_at=str(previous.built_at) if previous else None,
+                                 previous_as_of=previous.logical_date if previous else None,
                                  full_refresh=full_refresh,
                                  write_inputs=write_inputs)
     except Exception:

@@ -89,7 +89,8 @@ def hubspot_landed(settings: Settings) -> bool:
 
 def dbt_vars(settings: Settings, as_of: str, changed_since: str | None = None,
              hubspot_enabled: bool | None = None,
-             carried_generations: dict[str, str] | None = None) -> dict:
+             carried_generations: dict[str, str] | None = None,
+             continued_as_of: str | None = None) -> dict:
     """The vars of every dbt command of a run (revwh.cosmos_dbt passes the same), with
     `carry_over_vars`. `hubspot_enabled`: by default whether HubSpot deals have landed
     (`hubspot_landed`)."""
@@ -98,18 +99,23 @@ def dbt_vars(settings: Settings, as_of: str, changed_since: str | None = None,
     return {"as_of_date": as_of, "company_domains": list(settings.company_domains),
             "hash_external_addresses": settings.hash_external_addresses,
             "hubspot_enabled": hubspot_enabled,
-            **carry_over_vars(changed_since, carried_generations)}
+            **carry_over_vars(changed_since, carried_generations, continued_as_of)}
 
 
 def carry_over_vars(changed_since: str | None = None,
-                    carried_generations: dict[str, str] | None = None) -> dict:
+                    carried_generations: dict[str, str] | None = None,
+                    continued_as_of: str | None = None) -> dict:
     """The vars that say what a build continues from. `changed_since`: the build time of the
     version the incremental models were carried over from (activity landed after it is
     recomputed, whatever its date). `carried_generations`: the versioned_incremental models
-    carried over, and their generation tables (`prepare_carried`)."""
+    carried over, and their generation tables (`prepare_carried`). `continued_as_of`: that
+    version's as-of date (the activity window reaches back from it too: what was in its future
+    is recomputed after a gap)."""
     found = {}
     if changed_since:
         found["activity_changed_since"] = changed_since
+    if continued_as_of:
+        found["continued_as_of"] = continued_as_of
     if carried_generations:
         found["carried_generations"] = carried_generations
     return found
@@ -364,13 +370,15 @@ def prepare_carried(settings: Settings, schema: str, previous: str, plan: CarryO
 
 
 def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: str | None = None,
-                    previous_built_at: str | None = None, full_refresh: bool = False,
+                    previous_built_at: str | None = None, previous_as_of: str | None = None,
+                    full_refresh: bool = False,
                     write_inputs: Callable[[], object] | None = None) -> DbtResult:
     """Seeds and models into `schema`; tests are the quality gate's job.
 
     dbt starts first: while it imports and parses the project, `write_inputs` writes what the
     models read besides the raw layer, and the carry-over is planned and prepared. With
-    `previous` (the published version, built at `previous_built_at`), incremental models
+    `previous` (the published version, built at `previous_built_at` for `previous_as_of`),
+    incremental models
     continue from it (`plan_carry_over`, `prepare_carried`); without one, or with
     `full_refresh`, everything is rebuilt from the raw layer (state models too: a failed build
     may have left them). If the build fails on a carried-over model (e.g. its columns changed),
@@ -388,7 +396,8 @@ def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: st
     except BaseException:
         run.cancel()
         raise
-    run.go(carry_over_vars(previous_built_at if plan.models else None, plan.generations))
+    run.go(carry_over_vars(previous_built_at if plan.models else None, plan.generations,
+                           previous_as_of if plan.models else None))
     result = run.results()[0]
     carried = result.carried_over = plan.models
     if not result.success and carried and {n["name"] for n in result.failures} & set(carried):

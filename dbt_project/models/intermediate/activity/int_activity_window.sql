@@ -2,15 +2,20 @@
    from the as-of date minus var('activity_lookback_days') (CRM changes and the move of today
    reach that far back), or from the earliest e-mail or meeting landed since the version the
    models continue from, when that is earlier (var('activity_changed_since'): that version's
-   build time, set by revwh; a re-extracted quarter is recomputed in full). #}
+   build time, set by revwh; a re-extracted quarter is recomputed in full). The lookback counts
+   from that version's as-of date (var('continued_as_of')) when it is earlier: after a gap, the
+   activity that was in its future is recomputed. #}
 {{ config(materialized='table') }}
 {%- set since = var('activity_changed_since', none) -%}
+{%- set continued_as_of = var('continued_as_of', none) -%}
+{%- set lookback_from = "least(" ~ as_of_date() ~ ", cast('" ~ continued_as_of ~ "' as date))"
+                        if continued_as_of else as_of_date() -%}
 {%- set landed_sources = [
     (source('activity', 'activity_email'), 'sent_at'),
     (source('activity', 'activity_meeting'), 'starts_at')
 ] -%}
 with lookback as (
-    select cast({{ add_days(as_of_date(), -var('activity_lookback_days')) }} as timestamp) as lookback_start
+    select cast({{ add_days(lookback_from, -var('activity_lookback_days')) }} as timestamp) as lookback_start
 ),
 
 landed as (
