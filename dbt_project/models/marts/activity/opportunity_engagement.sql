@@ -17,7 +17,14 @@
    - buyer->rep responses (int_email_responses) of buyer messages sent that week: pairs, median
      hours, share over 24 h; rep->buyer pairs and median hours;
    - the journey phase: the opportunity's CRM stage that week (the stage of its last open day in
-     the week; in the week it closed, the last open stage before the close). #}
+     the week; in the week it closed, the last open stage before the close).
+
+   Incremental (by opportunity): a run recomputes every week of the opportunities whose inputs
+   changed since the version it continues, and keeps the others' rows: those with days or
+   activity this version wrote or replaced in fct_opportunity_daily or fct_activity
+   (versioned_changes), those with a message answered in the activity window (the message may be
+   older, and the reply matched to another opportunity), and those whose account or owner
+   changed. The post-hook retires the opportunities without days (deleted since). #}
 {%- set activity = ref('fct_activity') %}
 {%- set window = ref('int_activity_window') %}  {#- taken at parse time: see activity_window.sql #}
 {%- set only_affected = ' opportunity_id in (select opportunity_id from affected)' %}
@@ -29,10 +36,9 @@ affected as (
     select opportunity_id from {{ versioned_changes(activity) }} as a
     where opportunity_id is not null
     union
-    select opportunity_id from {{ activity }}
-    where opportunity_id is not null and thread_id in (
-        select thread_id from {{ activity }}
-        where occurred_at >= (select window_start from {{ window }}))
+    select opportunity_id from {{ ref('int_email_responses') }}
+    where opportunity_id is not null
+      and responded_at >= (select window_start from {{ window }})
     union
     select o.opportunity_id
     from {{ ref('fct_opportunity') }} as o
