@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -245,13 +246,51 @@ def _file_checksum(relative: str) -> str | None:
     return hashlib.sha256(path.read_text(encoding="utf-8").strip().encode("utf-8")).hexdigest()
 
 
+def _calls(code: str, macros: set[str]) -> bool:
+    """Whether Jinja `code` calls one of `macros` (by name, in any branch)."""
+    return bool(macros) and re.search(
+        r"\b(" + "|".join(map(re.escape, macros)) + r")\s*\(", code) is not None
+
+
+def _changed_macros(macros: dict) -> set[str]:
+    """Names of the project's macros whose text is no longer in their file, and of those
+    calling one."""
+    ours = {m["name"]: m for uid, m in macros.items() if uid.startswith("macro.revwh.")}
+    texts: dict[str, str] = {}
+    changed = set()
+    for name, macro in ours.items():
+        relative = macro["original_file_path"]
+        if relative not in texts:
+            path = DBT_PROJECT_DIR / relative
+            texts[relative] = path.read_text(encoding="utf-8") if path.exists() else ""
+        if macro["macro_sql"] not in texts[relative]:
+            changed.add(name)
+    while callers := {name for name, macro in ours.items()
+                      if name not in changed and _calls(macro["macro_sql"], changed)}:
+        changed |= callers
+    return changed
+
+
+def _built_with(node: dict, macros: set[str]) -> bool:
+    """Whether a model calls one of `macros` (`_calls`: dbt's depends_on misses the branches not
+    taken at parse time), or dbt calls one for it: its materialization, its incremental
+    strategy."""
+    config = node.get("config", {})
+    return (_calls(node.get("raw_code", ""), macros)
+            or f"materialization_{config.get('materialized')}_default" in macros
+            or f"get_incremental_{config.get('incremental_strategy')}_sql" in macros)
+
+
 def stale_models(manifest: Path) -> set[str]:
-    """Models of `manifest` to rebuild in full: those whose SQL file changed since, and every
-    model downstream of a changed model or seed (their rows were computed from the old ones)."""
+    """Models of `manifest` to rebuild in full: those whose SQL file or project macros changed
+    since, and every model downstream of a changed model or seed (their rows were computed from
+    the old ones)."""
     found = json.loads(manifest.read_text())
     nodes, children = found["nodes"], found["child_map"]
+    macros = _changed_macros(found["macros"])
     todo = [uid for uid, n in nodes.items() if n["resource_type"] in ("model", "seed")
-            and _file_checksum(n["original_file_path"]) != n["checksum"]["checksum"]]
+            and (_file_checksum(n["original_file_path"]) != n["checksum"]["checksum"]
+                 or _built_with(n, macros))]
     stale: set[str] = set()
     while todo:
         uid = todo.pop()
@@ -296,10 +335,10 @@ def plan_carry_over(settings: Settings, previous: str) -> CarryOver:
     """Which incremental models continue from the `previous` version: a versioned_incremental
     model continues its generation table (`prepare_carried`); a state model is continued in
     place (a published plain `incremental` model would find no table and build in full). Models
-    are read from the manifest of the previous version's dbt run. A model whose SQL file, or an
-    upstream model's or seed's, changed since is not continued (`stale_models`: it is rebuilt in
-    full); if a state model is stale, every state model's table is dropped now (they feed each
-    other)."""
+    are read from the manifest of the previous version's dbt run. A model whose SQL file or
+    macros, or an upstream model's or seed's, changed since is not continued (`stale_models`: it
+    is rebuilt in full); if a state model is stale, every state model's table is dropped now
+    (they feed each other)."""
     from revwh.warehouse import connect
 
     manifest = settings.home / "dbt_target" / previous / "manifest.json"

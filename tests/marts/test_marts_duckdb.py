@@ -70,18 +70,22 @@ def test_incremental_models_were_carried_over_day_by_day(built: Built):
                 ("opportunity_verifier_score", "snapshot_date")} <= set(not_null)
 
 
-def test_a_changed_model_or_seed_rebuilds_every_incremental_model_downstream(built: Built,
-                                                                           tmp_path: Path):
-    """A change is detected from the previous version's manifest (dbt's file checksums): the
-    changed file's incremental models and every one downstream are not carried over."""
+def test_a_changed_model_seed_or_macro_rebuilds_every_incremental_model_downstream(
+        built: Built, tmp_path: Path):
+    """A change is detected from the previous version's manifest (dbt's file checksums, the
+    macros' text): the incremental models built with the changed file, and every one downstream,
+    are not carried over."""
     manifest = built.settings.home / "dbt_target" / built.incremental["version"] / "manifest.json"
     assert stale_models(manifest) == set()
     found = json.loads(manifest.read_text())
 
     def changed(name: str) -> set[str]:
         edited = json.loads(json.dumps(found))
-        node = next(n for n in edited["nodes"].values() if n["name"] == name)
-        node["checksum"]["checksum"] = "0" * 64  # as if the file had changed since
+        if name.startswith("macro."):  # as if the macro had been edited since
+            edited["macros"][name]["macro_sql"] += "{# edited #}"
+        else:  # as if the file had changed since
+            node = next(n for n in edited["nodes"].values() if n["name"] == name)
+            node["checksum"]["checksum"] = "0" * 64
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(edited))
         return stale_models(path) & INCREMENTAL
@@ -95,6 +99,12 @@ def test_a_changed_model_or_seed_rebuilds_every_incremental_model_downstream(bui
         "stg_activity__meeting_attendees", "int_email_threads", "int_activity_participants",
         "fct_opportunity_daily", "opportunity_verifier_score"}
     assert changed("opportunity_verifier_score") == {"opportunity_verifier_score"}
+    # a macro the model calls, one that macro calls, the materialization dbt calls for it
+    assert changed("macro.revwh.versioned_changes") == {"opportunity_engagement"}
+    assert changed("macro.revwh.as_of_date") == INCREMENTAL
+    versioned = {"fct_opportunity_daily", "opportunity_verifier_score", "fct_activity",
+                 "opportunity_engagement"}
+    assert versioned <= changed("macro.revwh.materialization_versioned_incremental_default")
 
 
 @pytest.mark.parametrize("mart", MARTS)
