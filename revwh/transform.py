@@ -349,8 +349,8 @@ def plan_carry_over(settings: Settings, previous: str) -> CarryOver:
     changed = stale_models(manifest) & set(models)
     state = {name: node["state_schema"] for name, node in models.items() if node["state_schema"]}
     if changed & set(state):
-        log.info("carry-over: %s or a model upstream changed since %s, state models built in full",
-                 ", ".join(sorted(changed & set(state))), previous)
+        log.info("carry-over: %s (or what they are built with) changed since %s, state models "
+                 "built in full", ", ".join(sorted(changed & set(state))), previous)
         drop_state(settings, manifest)
     versioned_schema = versioned_state_schema()
     with connect(settings) as con:
@@ -366,8 +366,8 @@ def plan_carry_over(settings: Settings, previous: str) -> CarryOver:
     plan = CarryOver(continued=continued)
     for name in sorted((set(models) - set(state)) & present):
         if name in changed:
-            log.info("carry-over: %s or a model upstream changed since %s, built in full", name,
-                     previous)
+            log.info("carry-over: %s (or what it is built with) changed since %s, built in full",
+                     name, previous)
         elif models[name]["versioned"] and name in generations:
             plan.generations[name] = generations[name]
     log.info("carry-over from %s: %s", previous, ", ".join(plan.models) or "nothing")
@@ -417,10 +417,9 @@ def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: st
     dbt starts first: while it imports and parses the project, `write_inputs` writes what the
     models read besides the raw layer, and the carry-over is planned and prepared. With
     `previous` (the published version, built at `previous_built_at` for `previous_as_of`),
-    incremental models
-    continue from it (`plan_carry_over`, `prepare_carried`); without one, or with
-    `full_refresh`, everything is rebuilt from the raw layer (state models too: a failed build
-    may have left them). If the build fails on a carried-over model (e.g. its columns changed),
+    incremental models continue from it (`plan_carry_over`, `prepare_carried`); without one, or
+    with `full_refresh`, everything is rebuilt from the raw layer (state models too: a failed
+    build may have left them). If the build fails on a carried-over model (e.g. its columns changed),
     it is rebuilt once in full."""
     args = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     full = ["--full-refresh"]
