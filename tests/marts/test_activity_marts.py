@@ -4,7 +4,11 @@ nothing is dropped for not matching. The PostgreSQL test compares `activity_rows
 
 from __future__ import annotations
 
+import mailbox
 import shutil
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 
 from revwh import pipeline, publish
@@ -13,6 +17,7 @@ from tests.marts.conftest import (
     DS,
     STATE_SCHEMA,
     Built,
+    day,
     demo_activity,
     marts_settings,
     query,
@@ -198,3 +203,57 @@ def test_mail_landed_late_is_recomputed_whatever_its_date(built: Built, demo_dir
             (differing,), = query(late, f'select count(*) from (select * from "{a}"."{model}" '
                                         f'except all select * from "{b}"."{model}") as d')
             assert differing == 0, model
+
+
+def _write_mbox(path: Path, messages: list[dict]) -> None:
+    box = mailbox.mbox(path)
+    for m in messages:
+        msg = EmailMessage()
+        msg["Message-ID"], msg["Subject"] = f"<{m['id']}>", "Renewal terms"
+        msg["From"], msg["To"] = m["from"], m["to"]
+        msg["Date"] = format_datetime(datetime.fromisoformat(m["sent"]).replace(tzinfo=UTC))
+        for header in ("References", "In-Reply-To"):
+            if header in m:
+                msg[header] = f"<{m[header]}>"
+        msg.set_content("See the attached terms.")
+        box.add(msg)
+    box.close()
+
+
+def test_a_reply_chain_crossing_the_window_continues_the_older_messages_thread(
+        demo_dir: Path, tmp_path: Path):
+    """Replies without References (In-Reply-To only) landed after the last build and sent in the
+    activity window, to a message older than the window: the incremental build follows their
+    chain to the older message and gives them its thread, as a full refresh does (the demo's
+    mail always has References)."""
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    rep, buyer = "dana@northpeak.io", "kim@buyer-example.com"
+    _write_mbox(mail / "first.mbox", [
+        {"id": "a@buyer-example.com", "sent": day(DS, -40) + "T09:00:00", "from": buyer,
+         "to": rep, "References": "root@buyer-example.com"}])
+    settings = marts_settings(tmp_path / "home", demo_dir / "crm" / "salesforce",
+                              REVWH_MAIL_DIR=str(mail),
+                              REVWH_CALENDAR_DIR=demo_activity(demo_dir)["REVWH_CALENDAR_DIR"])
+    pipeline.extract_crm(settings, DS)
+    pipeline.extract_activity(settings, DS)
+    first = pipeline.build(settings, day(DS, -1))
+    pipeline.publish_marts(settings, first["version"], first["relations"])
+
+    _write_mbox(mail / "later.mbox", [
+        {"id": "b@northpeak.io", "sent": day(DS, -3) + "T10:00:00", "from": rep, "to": buyer,
+         "In-Reply-To": "a@buyer-example.com"},
+        {"id": "c@buyer-example.com", "sent": day(DS, -2) + "T11:00:00", "from": buyer,
+         "to": rep, "In-Reply-To": "b@northpeak.io"}])
+    pipeline.extract(settings, DS, "mail")
+    nightly = pipeline.build(settings, DS)
+    assert "int_email_threads" in nightly["carried_over"]
+    threads = f"select message_id, thread_id, thread_method, reply_depth_walked from " \
+              f"{STATE_SCHEMA}.int_email_threads order by message_id"
+    continued = query(settings, threads)
+    assert [(thread, method, depth) for _, thread, method, depth in continued] == [
+        ("root@buyer-example.com", "references", 0),
+        ("root@buyer-example.com", "in_reply_to_chain_references", 1),
+        ("root@buyer-example.com", "in_reply_to_chain_references", 2)]
+    pipeline.build(settings, DS, full_refresh=True)
+    assert query(settings, threads) == continued
