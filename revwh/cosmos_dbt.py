@@ -81,7 +81,7 @@ def prepare(settings: Settings, ds: str, full_refresh: bool) -> dict:
     incremental models over into it."""
     from revwh import publish
     from revwh.contact_hashes import write_contact_address_hashes
-    from revwh.transform import CarryOver, carry_over, drop_state, hubspot_landed
+    from revwh.transform import CarryOver, carry_over, drop_state, hubspot_landed, load_manifest
 
     with_hubspot = manifest_has_hubspot(settings)
     if hubspot_landed(settings) and not with_hubspot:
@@ -91,7 +91,7 @@ def prepare(settings: Settings, ds: str, full_refresh: bool) -> dict:
     previous = None if full_refresh else publish.current(settings, "marts")
     version = publish.new_version(settings, "marts", ds)
     if previous is None:  # a full build, state models included (whatever a failed build left)
-        drop_state(settings, manifest_path(settings))
+        drop_state(settings, load_manifest(manifest_path(settings)))
     plan = carry_over(settings, version, previous.version) if previous else CarryOver()
     return {"version": version, "full_refresh": full_refresh, "carried_over": plan.models,
             "carried_generations": plan.generations,

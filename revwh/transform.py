@@ -227,11 +227,16 @@ def run_dbt(settings: Settings, schema: str, args: list[str], as_of: str,
 INCREMENTAL = ("incremental", "versioned_incremental")
 
 
-def incremental_models(manifest: Path) -> dict[str, dict]:
+def load_manifest(path: Path) -> dict:
+    """A dbt run's manifest.json, parsed."""
+    return json.loads(path.read_text())
+
+
+def incremental_models(manifest: dict) -> dict[str, dict]:
     """Incremental models of a dbt manifest: name -> {state_schema (the schema of a model kept
     in place from build to build, else None), versioned (a versioned_incremental model:
     macros/versioned_incremental.sql)}."""
-    nodes = json.loads(manifest.read_text())["nodes"].values()
+    nodes = manifest["nodes"].values()
     return {n["name"]: {"state_schema": n["schema"] if n["config"].get("schema") else None,
                         "versioned": n["config"]["materialized"] == "versioned_incremental"}
             for n in nodes
@@ -281,13 +286,12 @@ def _built_with(node: dict, macros: set[str]) -> bool:
             or f"get_incremental_{config.get('incremental_strategy')}_sql" in macros)
 
 
-def stale_models(manifest: Path) -> set[str]:
+def stale_models(manifest: dict) -> set[str]:
     """Models of `manifest` to rebuild in full: those whose SQL file or project macros changed
     since, and every model downstream of a changed model or seed (their rows were computed from
     the old ones)."""
-    found = json.loads(manifest.read_text())
-    nodes, children = found["nodes"], found["child_map"]
-    macros = _changed_macros(found["macros"])
+    nodes, children = manifest["nodes"], manifest["child_map"]
+    macros = _changed_macros(manifest["macros"])
     todo = [uid for uid, n in nodes.items() if n["resource_type"] in ("model", "seed")
             and (_file_checksum(n["original_file_path"]) != n["checksum"]["checksum"]
                  or _built_with(n, macros))]
@@ -301,7 +305,7 @@ def stale_models(manifest: Path) -> set[str]:
             if uid in nodes and nodes[uid]["resource_type"] == "model"}
 
 
-def drop_state(settings: Settings, manifest: Path) -> None:
+def drop_state(settings: Settings, manifest: dict) -> None:
     """Drop the state models' tables (those in `manifest`), so that the next build makes them
     from scratch."""
     from revwh.warehouse import connect
@@ -341,10 +345,11 @@ def plan_carry_over(settings: Settings, previous: str) -> CarryOver:
     (they feed each other)."""
     from revwh.warehouse import connect
 
-    manifest = settings.home / "dbt_target" / previous / "manifest.json"
-    if not manifest.exists():
+    path = settings.home / "dbt_target" / previous / "manifest.json"
+    if not path.exists():
         log.info("carry-over: no manifest for %s, incremental models build in full", previous)
         return CarryOver()
+    manifest = load_manifest(path)
     models = incremental_models(manifest)
     changed = stale_models(manifest) & set(models)
     state = {name: node["state_schema"] for name, node in models.items() if node["state_schema"]}
