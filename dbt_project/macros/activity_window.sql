@@ -2,7 +2,28 @@
    activity that occurred from int_activity_window's window_start on (the as-of date minus
    var('activity_lookback_days'), or earlier when older activity has landed since the version the
    model continues from) and keeps every earlier row. CRM changes older than the window reach
-   earlier activity only with a full refresh. #}
+   earlier activity only with a full refresh. The models that read only the landed activity
+   recompute what landed since (`activity_window_start`). #}
+
+{# The column of int_activity_window a model's window starts at: `landed_start` for a model
+   configured activity_window='landed' (it reads only the landed activity: CRM changes and the
+   move of the as-of date do not reach it), else `window_start`. #}
+{% macro activity_window_start() -%}
+    {{- 'landed_start' if config.get('activity_window') == 'landed' else 'window_start' -}}
+{%- endmacro %}
+
+{# The start of the model's window as a literal, read from int_activity_window when the SQL is
+   compiled (null: nothing to recompute). A literal, unlike a subquery, lets DuckDB skip the row
+   groups of a time-ordered table that end before the window, and skip a scan outright for null. #}
+{% macro activity_window_bound() -%}
+    {%- set window = ref('int_activity_window') -%}
+    {%- if execute -%}
+        {%- set start = run_query('select ' ~ activity_window_start() ~ ' from ' ~ window).columns[0].values()[0] -%}
+        {{- "cast('" ~ start ~ "' as timestamp)" if start is not none else 'cast(null as timestamp)' -}}
+    {%- else -%}
+        (select {{ activity_window_start() }} from {{ window }})
+    {%- endif -%}
+{%- endmacro %}
 
 {# `where <column> >= window_start` in an incremental run; nothing in a full build. The ref is
    taken at parse time so that every model using the window depends on int_activity_window.
@@ -10,7 +31,7 @@
    are in time order, so the filter skips the older row groups a key join would read. #}
 {% macro activity_window_filter(column, keyword='where') -%}
     {%- set window = ref('int_activity_window') -%}
-    {%- if is_incremental() %} {{ keyword }} {{ column }} >= (select window_start from {{ window }}){% endif -%}
+    {%- if is_incremental() %} {{ keyword }} {{ column }} >= {{ activity_window_bound() }}{% endif -%}
 {%- endmacro %}
 
 {# `where <key> in (the keys of `relation` with a row in the window)` in an incremental run:
@@ -19,7 +40,7 @@
 {% macro activity_window_keys(relation, key, column, keyword='where', outer_key=none) -%}
     {%- set window = ref('int_activity_window') -%}
     {%- if is_incremental() %} {{ keyword }} {{ outer_key or key }} in (
-        select {{ key }} from {{ relation }} where {{ column }} >= (select window_start from {{ window }})){% endif -%}
+        select {{ key }} from {{ relation }} where {{ column }} >= {{ activity_window_bound() }}){% endif -%}
 {%- endmacro %}
 
 {# The incremental strategy `activity_window`: delete the target's rows in the window (config
@@ -34,7 +55,7 @@
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {%- set conditions = [] -%}
     {%- if column -%}
-        {%- do conditions.append(column ~ ' >= (select window_start from ' ~ ref('int_activity_window') ~ ')') -%}
+        {%- do conditions.append(column ~ ' >= ' ~ activity_window_bound()) -%}
     {%- endif -%}
     {%- if key -%}
         {%- do conditions.append(key ~ ' in (select ' ~ key ~ ' from ' ~ temp ~ ')') -%}

@@ -103,7 +103,7 @@
   {%- set strategy = config.get('incremental_strategy') -%}
   {%- set key = config.get('unique_key') -%}
   {%- if strategy == 'activity_window' -%}
-    {{ config.get('window_column') }} >= (select window_start from {{ ref('int_activity_window') }})
+    {{ config.get('window_column') }} >= {{ activity_window_bound() }}
     or {{ key }} in (select {{ key }} from {{ recomputed }})
   {%- elif strategy == 'delete+insert' -%}
     {{ key }} in (select {{ key }} from {{ recomputed }})

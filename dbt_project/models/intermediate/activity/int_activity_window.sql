@@ -4,7 +4,11 @@
    models continue from, when that is earlier (var('activity_changed_since'): that version's
    build time, set by revwh; a re-extracted quarter is recomputed in full). The lookback counts
    from that version's as-of date (var('continued_as_of')) when it is earlier: after a gap, the
-   activity that was in its future is recomputed. #}
+   activity that was in its future is recomputed.
+   `landed_start`: the window of the models that read nothing but the landed activity (config
+   activity_window='landed': staging, threads): from the earliest e-mail or meeting landed since
+   that version; null when none has (they recompute nothing). Without that version's build time,
+   the whole window. #}
 {{ config(materialized='table') }}
 {%- set since = var('activity_changed_since', none) -%}
 {%- set continued_as_of = var('continued_as_of', none) -%}
@@ -42,6 +46,7 @@ select
         else l.lookback_start
     end as window_start,
     l.lookback_start,
+    {{ 'min(d.first_landed)' if since else 'l.lookback_start' }} as landed_start,
     min(d.first_landed) as first_landed_since,
     cast({{ "'" ~ since ~ "'" if since else 'null' }} as timestamp) as changed_since
 from lookback as l

@@ -3,7 +3,7 @@
    are known; an unknown parent's id is the thread); without either, its own Message-ID.
    Incremental (macros/activity_window.sql): the messages sent in the window again. #}
 {{ config(materialized='incremental', incremental_strategy='activity_window',
-          schema=var('state_schema'),
+          activity_window='landed', schema=var('state_schema'),
           window_column='sent_at', unique_key='message_id', on_schema_change='fail') }}
 with recursive emails as (
     select message_id, first_reference_id, in_reply_to_id, sent_at

@@ -26,7 +26,7 @@
    older, and the reply matched to another opportunity), and those whose account or owner
    changed. The post-hook retires the opportunities without days (deleted since). #}
 {%- set activity = ref('fct_activity') %}
-{%- set window = ref('int_activity_window') %}  {#- taken at parse time: see activity_window.sql #}
+{%- do ref('int_activity_window') %}  {#- a dependency taken at parse time: see activity_window.sql #}
 {%- set only_affected = ' opportunity_id in (select opportunity_id from affected)' %}
 with
 {%- if is_incremental() %}
@@ -38,7 +38,7 @@ affected as (
     union
     select opportunity_id from {{ ref('int_email_responses') }}
     where opportunity_id is not null
-      and responded_at >= (select window_start from {{ window }})
+      and responded_at >= {{ activity_window_bound() }}
     union
     select o.opportunity_id
     from {{ ref('fct_opportunity') }} as o

@@ -2,7 +2,7 @@
     stg_activity__emails keeps; an address in both To and Cc counts once, as To. Incremental
     (macros/activity_window.sql): the messages sent in the window again. -#}
 {{ config(materialized='incremental', incremental_strategy='activity_window',
-          schema=var('state_schema'),
+          activity_window='landed', schema=var('state_schema'),
           window_column='sent_at', unique_key='message_id', on_schema_change='fail') }}
 {%- set relation = source('activity', 'activity_email_recipient') -%}
 {%- set columns = [

@@ -2,7 +2,7 @@
     stg_activity__meetings keeps, whatever their PARTSTAT. Incremental
     (macros/activity_window.sql): the occurrences starting in the window again. -#}
 {{ config(materialized='incremental', incremental_strategy='activity_window',
-          schema=var('state_schema'),
+          activity_window='landed', schema=var('state_schema'),
           window_column='starts_at', unique_key='meeting_id', on_schema_change='fail') }}
 {%- set relation = source('activity', 'activity_meeting_attendee') -%}
 {%- set columns = [

@@ -5,7 +5,7 @@
 {#- incremental (macros/activity_window.sql): a nightly run chooses the copies of the
     occurrences starting in the window again, among every landed copy -#}
 {{ config(materialized='incremental', incremental_strategy='activity_window',
-          schema=var('state_schema'),
+          activity_window='landed', schema=var('state_schema'),
           window_column='starts_at', unique_key='meeting_id', on_schema_change='fail') }}
 {%- set relation = source('activity', 'activity_meeting') -%}
 {%- set columns = [
