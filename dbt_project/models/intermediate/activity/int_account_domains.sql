@@ -10,7 +10,9 @@ with website_domains as (
     where website is not null and trim(website) <> ''
 ),
 
-claims as (
+{#- materialized: otherwise the filters below are pushed into the union and repeat the host's
+    expression once per company domain (S=10: 0.21 s against 0.045 s) #}
+claims as materialized (
     select
         account_id,
         case when host like 'www.%' then substr(host, 5) else host end as domain
