@@ -38,10 +38,10 @@ def _fail(message: str, code: int = 1):
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from revwh.pipeline import PERMANENT_ERRORS
+    from revwh.pipeline import permanent_errors
     from revwh.warehouse import WarehouseError
 
-    return PERMANENT_ERRORS + (WarehouseError,)
+    return permanent_errors() + (WarehouseError,)
 
 
 def _log_file(settings: Settings, name: str) -> Path:

@@ -138,12 +138,12 @@ def _step(fn, *args):
     """Run a step with fresh settings; failures a retry cannot fix fail the task at once."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from revwh.pipeline import PERMANENT_ERRORS
+    from revwh.pipeline import permanent_errors
     from revwh.settings import load_settings
 
     try:
         return fn(load_settings(), *args)
-    except PERMANENT_ERRORS as exc:
+    except permanent_errors() as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 

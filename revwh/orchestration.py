@@ -134,5 +134,5 @@ def run_step(step: str, ds: str, *args):
         if step.startswith("publish_"):
             return fn(settings, *args)
         return fn(settings, ds, *args)
-    except pipeline.PERMANENT_ERRORS as exc:
+    except pipeline.permanent_errors() as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
