@@ -179,14 +179,16 @@ class DbtRun:
 
 def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]], as_of: str,
                        extra_vars: dict | None = None, read_only: bool = False,
-                       niceness: int = 0, wait_for_go: bool = False) -> DbtRun:
+                       niceness: int = 0, wait_for_go: bool = False,
+                       write_manifest: bool = False) -> DbtRun:
     """Start dbt commands, one after another in ONE subprocess (dbt's import and the project's
     parse are paid once; the DuckDB file is held only while it runs), with the run's vars
     (`dbt_vars`) and `extra_vars` over them. `read_only` (commands
     that only read, e.g. tests) lets this process share the DuckDB file with readers;
     `niceness` lowers the process's CPU priority (work running alongside goes first);
     `wait_for_go`: dbt imports and parses, then waits for `DbtRun.go()` before it opens the
-    DuckDB file (the caller can write to it meanwhile, and decide the run's vars)."""
+    DuckDB file (the caller can write to it meanwhile, and decide the run's vars);
+    `write_manifest`: the run's manifest.json is the cached parse's (revwh.dbt_runner)."""
     target_path = settings.home / "dbt_target" / schema
     files = [_results_file(target_path, args) for args in commands]
     if len(set(files)) != len(files):
@@ -194,6 +196,7 @@ def start_dbt_commands(settings: Settings, schema: str, commands: list[list[str]
     spec = {"commands": commands, "results_files": [str(f) for f in files], "schema": schema,
             "vars": {**dbt_vars(settings, as_of), **(extra_vars or {})},
             "target_path": str(target_path), "wait_for_go": wait_for_go,
+            "write_manifest": write_manifest,
             # one parse cache per warehouse target, reused by every version (revwh.dbt_runner)
             "parse_path": str(settings.home / "dbt_target" / f"_parse_{settings.target}")}
     output = target_path / "revwh_runner.log"
@@ -430,7 +433,7 @@ def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: st
     full = ["--full-refresh"]
     continues = bool(previous) and not full_refresh
     run = start_dbt_commands(settings, schema, [args if continues else args + full], as_of,
-                             wait_for_go=True)
+                             wait_for_go=True, write_manifest=True)
     try:
         if write_inputs:
             write_inputs()

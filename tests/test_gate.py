@@ -95,7 +95,7 @@ def test_planted_bad_batch_fails_the_gate_naming_each_failure(two_versions):
     try:
         pipeline.extract_crm(settings, "2025-02-02")
         candidate = pipeline.build(settings, "2025-02-02")
-        with pytest.raises(pipeline.GateFailed) as failed:
+        with pytest.raises(gate.GateFailed) as failed:
             pipeline.gate(settings, "2025-02-02", candidate["version"])
     finally:
         (drop / "opportunity.csv").write_text(original)
@@ -266,7 +266,7 @@ def test_a_failing_dbt_test_fails_the_gate_by_name(two_versions):
         for table in ("metricflow_time_spine", "fct_win_loss_verifier"):
             con.execute(f'insert into "{version}".{table} select * from "{version}".{table} '
                         "limit 1")
-    with pytest.raises(pipeline.GateFailed) as failed:
+    with pytest.raises(gate.GateFailed) as failed:
         pipeline.gate(settings, DS, version)
     message = str(failed.value)
     assert "dbt test relationships_fct_win_loss_opportunity_id" in message
