@@ -98,6 +98,24 @@
      where _revwh_from = '{{ this.schema }}' or _revwh_to = '{{ this.schema }}')
 {%- endmacro %}
 
+{# The first day a model computed by day from another versioned_incremental model (a ref built
+   before this one) recomputes: the earliest `column` of the rows of `model` this version wrote
+   or replaced, or the as-of date of the version the build continues (var('continued_as_of'))
+   when earlier (what depends on "today" moved on from there). A date expression of literals,
+   read when SQL is compiled. #}
+{% macro versioned_first_changed_day(model, column) -%}
+  {%- set days = [] -%}
+  {%- if execute -%}
+    {%- set changed = run_query('select min(' ~ column ~ ') from ' ~ versioned_changes(model)
+                                ~ ' as c').columns[0].values()[0] -%}
+    {%- if changed is not none %}{% do days.append("cast('" ~ changed ~ "' as date)") %}{% endif -%}
+  {%- endif -%}
+  {%- if var('continued_as_of', none) -%}
+    {%- do days.append("cast('" ~ var('continued_as_of') ~ "' as date)") -%}
+  {%- endif -%}
+  {{- (days | first) if days | length == 1 else ('least(' ~ days | join(', ') ~ ')' if days else as_of_date()) -}}
+{%- endmacro %}
+
 {# The current rows a continuing build replaces: those of the strategy (see above). #}
 {% macro versioned_replaced_rows(recomputed) -%}
   {%- set strategy = config.get('incremental_strategy') -%}
@@ -122,3 +140,8 @@
   {%- endif -%}
   {{ return(dbt.is_incremental()) }}
 {% endmacro %}
+
+{# pipeline_waterfall's first recomputed week (models/marts/pipeline/pipeline_waterfall.sql). #}
+{% macro waterfall_first_week() -%}
+  {{- trunc_date('week', versioned_first_changed_day(ref('fct_opportunity_daily'), 'snapshot_date')) -}}
+{%- endmacro %}

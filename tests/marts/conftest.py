@@ -35,7 +35,8 @@ ACTIVITY_INCREMENTAL = {"stg_activity__emails", "stg_activity__email_recipients"
                         "int_email_threads", "int_activities", "int_activity_participants",
                         "int_activity_matches", "int_email_responses",
                         "int_opportunity_stakeholder_touches", "fct_activity"}
-INCREMENTAL = ({"fct_opportunity_daily", "opportunity_verifier_score", "opportunity_engagement"}
+INCREMENTAL = ({"fct_opportunity_daily", "opportunity_verifier_score", "opportunity_engagement",
+                "pipeline_waterfall"}
                | ACTIVITY_INCREMENTAL)
 
 

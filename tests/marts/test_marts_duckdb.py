@@ -94,15 +94,15 @@ def test_a_changed_model_seed_or_macro_rebuilds_every_incremental_model_downstre
     assert changed("sales_process_map") == {"fct_opportunity_daily", "opportunity_verifier_score",
                                             "int_activity_matches", "int_email_responses",
                                             "int_opportunity_stakeholder_touches", "fct_activity",
-                                            "opportunity_engagement"}
+                                            "opportunity_engagement", "pipeline_waterfall"}
     assert changed("int_activities") == INCREMENTAL - {
         "stg_activity__emails", "stg_activity__email_recipients", "stg_activity__meetings",
         "stg_activity__meeting_attendees", "int_email_threads", "int_activity_participants",
-        "fct_opportunity_daily", "opportunity_verifier_score"}
+        "fct_opportunity_daily", "opportunity_verifier_score", "pipeline_waterfall"}
     assert changed("opportunity_verifier_score") == {"opportunity_verifier_score"}
     # a macro called only in the incremental branch (not seen by dbt's parse), one that every
     # window uses, the materialization dbt calls, and a macro the materialization calls
-    assert changed("macro.revwh.versioned_changes") == {"opportunity_engagement"}
+    assert changed("macro.revwh.versioned_changes") == {"opportunity_engagement", "pipeline_waterfall"}
     assert changed("macro.revwh.as_of_date") == INCREMENTAL
     versioned = {"fct_opportunity_daily", "opportunity_verifier_score", "fct_activity",
                  "opportunity_engagement"}

@@ -12,7 +12,7 @@ from revwh import pipeline, publish
 from tests.marts.conftest import DS, day, demo_activity, marts_settings, query
 
 VERSIONED = ("fct_activity", "fct_opportunity_daily", "opportunity_verifier_score",
-             "opportunity_engagement")
+             "opportunity_engagement", "pipeline_waterfall")
 
 
 def _rows(settings, schema: str) -> dict[str, list[tuple]]:

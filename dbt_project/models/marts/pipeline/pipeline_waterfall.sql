@@ -14,7 +14,19 @@
    - won / lost: opportunities of the period that closed won / lost, at their closing amount;
    - amount_change: amount edits of opportunities that stayed in the period or closed from it.
    Each day compares an opportunity's snapshot with the previous day's. slip_rate =
-   pushed_out / start. #}
+   pushed_out / start.
+
+   Incremental: a run recomputes the weeks from the first one with a day fct_opportunity_daily
+   wrote or replaced (or with the as-of date of the version it continues) from the days since
+   the day before, and keeps the earlier weeks; the post-hook retires the earlier rows of those
+   weeks that were not recomputed. #}
+{{ config(
+    materialized='versioned_incremental',
+    incremental_strategy='delete+insert',
+    unique_key='week_start',
+    post_hook=["{{ versioned_retire('week_start >= ' ~ waterfall_first_week()
+                                    ~ \" and _revwh_from <> '\" ~ this.schema ~ \"'\") }}"]
+) }}
 with daily as (
     select
         d.opportunity_id,
@@ -28,6 +40,9 @@ with daily as (
         cast(o.created_at as date) as created_date
     from {{ ref('fct_opportunity_daily') }} as d
     inner join {{ ref('fct_opportunity') }} as o on o.opportunity_id = d.opportunity_id
+    {%- if is_incremental() %}
+    where d.snapshot_date >= {{ add_days(waterfall_first_week(), -1) }}
+    {%- endif %}
 ),
 
 paired as (
@@ -164,6 +179,9 @@ waterfall as (
         on e.period_start = w.period_start
         and e.snapshot_date = least({{ add_days('w.week_start', 6) }}, {{ as_of_date() }})
     where w.week_start <= {{ as_of_date() }}
+    {%- if is_incremental() %}
+      and w.week_start >= {{ waterfall_first_week() }}
+    {%- endif %}
 )
 
 select
