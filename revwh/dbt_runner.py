@@ -11,9 +11,11 @@ manifest (no parse) and the run's vars (read when SQL is compiled).
 Run as `python -m revwh.dbt_runner SPEC_JSON` (revwh.transform does), for one or more commands
 that share the parse: in a subprocess, because dbt-duckdb keeps the DuckDB file open for the rest
 of the process. With `wait_for_go` in the spec it parses, which does not open the database, then
-waits for the line "go" on stdin, optionally followed by run vars as JSON, before the first
-command (anything else cancels the run): a nightly build prepares its carried-over models
-meanwhile, and only then knows what they continue from.
+waits for the line "go" on stdin before the first command (anything else cancels the run): a
+nightly build prepares its carried-over models
+meanwhile, and only then knows what they continue from (and whether it is a full refresh).
+The line is `go {"vars": {...}, "args": [...]}`: vars over the spec's, arguments added to each
+command.
 
 A build's `manifest.json` (what the next build's carry-over and the gate read) is the parsed
 manifest's, so with `write_manifest` in the spec the command runs with `--no-write-json` and the
@@ -133,11 +135,13 @@ def _run(spec: dict) -> int:
     gc.freeze()
     gc.enable()
     if spec.get("wait_for_go"):
-        word, _, run_vars = sys.stdin.readline().partition(" ")
+        word, _, payload = sys.stdin.readline().partition(" ")
         if word.strip() != "go":
             print("cancelled before running anything", file=sys.stderr)
             return 3
-        spec["vars"].update(json.loads(run_vars or "{}"))
+        go = json.loads(payload or "{}")
+        spec["vars"].update(go.get("vars", {}))
+        spec["commands"] = [[*args, *go.get("args", [])] for args in spec["commands"]]
     statuses = []
     if spec.get("write_manifest"):
         os.makedirs(spec["target_path"], exist_ok=True)

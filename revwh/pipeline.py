@@ -106,22 +106,22 @@ def extract_activity(settings: Settings, ds: str) -> dict:
 def build(settings: Settings, ds: str, full_refresh: bool = False) -> dict:
     """dbt build into a fresh candidate schema. Incremental models continue from the published
     version's tables (carried over into the candidate first) unless `full_refresh`."""
-    from revwh.transform import build_candidate, mart_models
+    from revwh.transform import Continued, build_candidate, mart_models
 
-    def write_inputs():  # imported here, while dbt parses: it loads pandas
-        from revwh.contact_hashes import write_contact_address_hashes
+    version = publish.version_name("marts")
 
+    def prepare() -> Continued | None:  # while dbt imports and parses the project
+        from revwh.contact_hashes import write_contact_address_hashes  # loads pandas
+
+        publish.register_version(settings, version, ds)
         write_contact_address_hashes(settings)
+        previous = None if full_refresh else publish.current(settings, "marts")
+        return previous and Continued(previous.version, str(previous.built_at),
+                                      previous.logical_date)
 
-    previous = None if full_refresh else publish.current(settings, "marts")
-    version = publish.new_version(settings, "marts", ds)
     try:
-        result = build_candidate(settings, version, ds,
-                                 previous=previous.version if previous else None,
-                                 previous_built_at=str(previous.built_at) if previous else None,
-                                 previous_as_of=previous.logical_date if previous else None,
-                                 full_refresh=full_refresh,
-                                 write_inputs=write_inputs)
+        result = build_candidate(settings, version, ds, full_refresh=full_refresh,
+                                 prepare=prepare)
     except Exception:
         publish.mark_failed(settings, version)
         raise

@@ -52,14 +52,26 @@ def _ensure_meta(con: Connection) -> None:
         relations varchar)""")
 
 
-def new_version(settings: Settings, kind: str, logical_date: str) -> str:
-    """Register a candidate version and return its schema name."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    version = f"{kind}_v{now:%Y%m%d%H%M%S%f}"
+def version_name(kind: str) -> str:
+    """A new version's schema name: the kind and the time now (its build time, see
+    `register_version`)."""
+    return f"{kind}_v{datetime.now(timezone.utc):%Y%m%d%H%M%S%f}"
+
+
+def register_version(settings: Settings, version: str, logical_date: str) -> None:
+    """Register `version` (a `version_name`) as a candidate, built at the time in its name."""
+    kind, _, stamp = version.rpartition("_v")
+    built_at = datetime.strptime(stamp, "%Y%m%d%H%M%S%f")
     with connect(settings) as con:
         _ensure_meta(con)
         con.execute(f"insert into {META_SCHEMA}.versions values (?, ?, ?, 'candidate', ?, null, null)",
-                    [version, kind, logical_date, now])
+                    [version, kind, logical_date, built_at])
+
+
+def new_version(settings: Settings, kind: str, logical_date: str) -> str:
+    """Register a candidate version and return its schema name."""
+    version = version_name(kind)
+    register_version(settings, version, logical_date)
     return version
 
 

@@ -139,11 +139,12 @@ class DbtRun:
         self.proc, self.commands, self.files = proc, commands, files
         self.target_path, self.output = target_path, output
 
-    def go(self, run_vars: dict | None = None) -> None:
+    def go(self, run_vars: dict | None = None, args: list[str] | None = None) -> None:
         """Let a run started with `wait_for_go` run its commands, with `run_vars` over its vars
-        (vars read when SQL is compiled: revwh.dbt_runner.RUN_VARS)."""
+        (vars read when SQL is compiled: revwh.dbt_runner.RUN_VARS) and `args` added to each."""
+        go = {"vars": run_vars or {}, "args": args or []}
         with contextlib.suppress(BrokenPipeError):  # it has exited (its parse failed): see results
-            self.proc.stdin.write(f"go {json.dumps(run_vars or {})}\n".encode())
+            self.proc.stdin.write(f"go {json.dumps(go)}\n".encode())
             self.proc.stdin.close()
 
     def cancel(self) -> None:
@@ -419,34 +420,40 @@ def prepare_carried(settings: Settings, schema: str, previous: str, plan: CarryO
              previous, schema)
 
 
-def build_candidate(settings: Settings, schema: str, as_of: str, *, previous: str | None = None,
-                    previous_built_at: str | None = None, previous_as_of: str | None = None,
-                    full_refresh: bool = False,
-                    write_inputs: Callable[[], object] | None = None) -> DbtResult:
+@dataclass
+class Continued:
+    """The published version a build continues from: its schema, build time and as-of date."""
+    version: str
+    built_at: str
+    as_of: str
+
+
+def build_candidate(settings: Settings, schema: str, as_of: str, *, full_refresh: bool = False,
+                    prepare: Callable[[], Continued | None] | None = None) -> DbtResult:
     """Seeds and models into `schema`; tests are the quality gate's job.
 
-    dbt starts first: while it imports and parses the project, `write_inputs` writes what the
-    models read besides the raw layer, and the carry-over is planned and prepared. With
-    `previous` (the published version, built at `previous_built_at` for `previous_as_of`),
-    incremental models continue from it (`plan_carry_over`, `prepare_carried`); without one, or
-    with `full_refresh`, everything is rebuilt from the raw layer (state models too: a failed
-    build may have left them). If the build fails on a carried-over model (e.g. its columns changed),
-    it is rebuilt once in full."""
+    dbt starts first: while it imports and parses the project, `prepare` does what the build
+    needs besides (registers the candidate, writes what the models read besides the raw layer)
+    and returns the published version to continue from; then the carry-over is planned and
+    prepared. Incremental models continue from that version (`plan_carry_over`,
+    `prepare_carried`); without one, or with `full_refresh`, everything is rebuilt from the raw
+    layer (state models too: a failed build may have left them). If the build fails on a
+    carried-over model (e.g. its columns changed), it is rebuilt once in full."""
     args = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     full = ["--full-refresh"]
-    continues = bool(previous) and not full_refresh
-    run = start_dbt_commands(settings, schema, [args if continues else args + full], as_of,
-                             wait_for_go=True, write_manifest=True)
+    run = start_dbt_commands(settings, schema, [args], as_of, wait_for_go=True,
+                             write_manifest=True)
     try:
-        if write_inputs:
-            write_inputs()
-        plan = plan_carry_over(settings, previous) if continues else CarryOver()
-        prepare_carried(settings, schema, previous, plan)
+        previous = prepare() if prepare else None
+        continues = previous is not None and not full_refresh
+        plan = plan_carry_over(settings, previous.version) if continues else CarryOver()
+        if continues:
+            prepare_carried(settings, schema, previous.version, plan)
     except BaseException:
         run.cancel()
         raise
-    run.go(carry_over_vars(previous_built_at if plan.models else None, plan.generations,
-                           previous_as_of if plan.models else None))
+    run.go(carry_over_vars(previous.built_at, plan.generations, previous.as_of)
+           if plan.models else {}, [] if continues else full)
     result = run.results()[0]
     carried = result.carried_over = plan.models
     if not result.success and carried and {n["name"] for n in result.failures} & set(carried):
