@@ -114,7 +114,8 @@ def _parse(common: list[str], spec: dict, parse_vars: dict):
     parse_path = spec["parse_path"]
     key = _parse_key(parse_vars)
     manifest = _parsed_manifest(parse_path, key)
-    if manifest is not None:
+    if manifest is not None and all(os.path.exists(os.path.join(parse_path, name))
+                                    for name in PARSE_ARTIFACTS):
         return manifest
     parsed = dbtRunner().invoke(["parse", *common, "--quiet", "--no-write-json",
                                  "--target-path", parse_path, "--log-path", parse_path,
