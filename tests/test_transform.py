@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from revwh.dbt_runner import PARSED_MANIFEST
 from revwh.settings import load_settings
 from revwh.transform import start_dbt_commands
 from tests.conftest import make_home
@@ -41,3 +42,21 @@ def test_a_dbt_run_exits_cleanly_after_running(tmp_path: Path):
     assert not settings.warehouse_path.with_name(settings.warehouse_path.name + ".wal").exists()
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         assert con.execute('select count(*) from "cand".sales_process_map').fetchone()[0] > 0
+
+
+def test_the_kept_parse_is_reused_until_what_it_depends_on_changes(tmp_path: Path):
+    """The runner keeps the parsed manifest (revwh.dbt_runner._parse) and reuses it while its key
+    holds: a second run parses nothing; other parse vars make it parse again."""
+    settings = load_settings(env=make_home(tmp_path).env)
+
+    def parse(extra_vars: dict | None = None) -> int:
+        run = start_dbt_commands(settings, "cand", [["build"]], "2025-02-01", extra_vars,
+                                 wait_for_go=True)
+        run.cancel()  # after the parse
+        assert run.proc.returncode == 3, run.output.read_text()[-2000:]
+        kept = settings.home / "dbt_target" / f"_parse_{settings.target}" / PARSED_MANIFEST
+        return kept.stat().st_mtime_ns
+
+    first = parse()
+    assert parse() == first  # reused: not written again
+    assert parse({"company_domains": ["example.com"]}) != first  # parsed again, and kept
