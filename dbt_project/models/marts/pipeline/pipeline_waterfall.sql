@@ -27,6 +27,7 @@
     post_hook=["{{ versioned_retire('week_start >= ' ~ waterfall_first_week()
                                     ~ \" and _revwh_from <> '\" ~ this.schema ~ \"'\") }}"]
 ) }}
+{%- set first_week = waterfall_first_week() if is_incremental() %}  {#- one query, not two #}
 with daily as (
     select
         d.opportunity_id,
@@ -41,7 +42,7 @@ with daily as (
     from {{ ref('fct_opportunity_daily') }} as d
     inner join {{ ref('fct_opportunity') }} as o on o.opportunity_id = d.opportunity_id
     {%- if is_incremental() %}
-    where d.snapshot_date >= {{ add_days(waterfall_first_week(), -1) }}
+    where d.snapshot_date >= {{ add_days(first_week, -1) }}
     {%- endif %}
 ),
 
@@ -180,7 +181,7 @@ waterfall as (
         and e.snapshot_date = least({{ add_days('w.week_start', 6) }}, {{ as_of_date() }})
     where w.week_start <= {{ as_of_date() }}
     {%- if is_incremental() %}
-      and w.week_start >= {{ waterfall_first_week() }}
+      and w.week_start >= {{ first_week }}
     {%- endif %}
 )
 
