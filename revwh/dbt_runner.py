@@ -155,7 +155,13 @@ def run(spec: dict) -> int:
     # dbt's import and parse make objects that live to the end (the manifest): no collection
     # runs meanwhile, and none traverses them after (gc.freeze)
     gc.disable()
-    return _run(spec)
+    if os.environ.get("DBT_MACRO_DEBUGGING"):  # dbt stashes each source it compiles
+        return _run(spec)
+    from revwh.dbt_templates import FILE_NAME, kept_templates
+
+    os.makedirs(spec["parse_path"], exist_ok=True)
+    with kept_templates(os.path.join(spec["parse_path"], FILE_NAME)):
+        return _run(spec)
 
 
 def close_and_exit(code: int) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from revwh.dbt_runner import PARSED_MANIFEST
+from revwh.dbt_templates import FILE_NAME as KEPT_JINJA
 from revwh.settings import load_settings
 from revwh.transform import start_dbt_commands
 from tests.conftest import make_home
@@ -28,8 +29,9 @@ def test_a_dbt_run_waiting_for_go_runs_nothing_when_cancelled(tmp_path: Path):
 
 def test_a_dbt_run_exits_cleanly_after_running(tmp_path: Path):
     """The runner skips the interpreter's teardown (revwh.dbt_runner.close_and_exit) but still
-    closes the DuckDB file (no write-ahead log is left), flushes dbt's log, and leaves nothing
-    for DuckDB's bindings or multiprocessing to report as leaked."""
+    closes the DuckDB file (no write-ahead log is left), flushes dbt's log, keeps the Jinja it
+    compiled (revwh.dbt_templates) and leaves nothing for DuckDB's bindings or multiprocessing
+    to report as leaked."""
     settings = load_settings(env=make_home(tmp_path).env)
     run = start_dbt_commands(settings, "cand", [["seed", "--select", "sales_process_map"]],
                              "2025-02-01")
@@ -40,6 +42,7 @@ def test_a_dbt_run_exits_cleanly_after_running(tmp_path: Path):
     assert "Completed successfully" in output
     assert "Completed successfully" in (run.target_path / "dbt.log").read_text()
     assert not settings.warehouse_path.with_name(settings.warehouse_path.name + ".wal").exists()
+    assert (settings.home / "dbt_target" / f"_parse_{settings.target}" / KEPT_JINJA).exists()
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         assert con.execute('select count(*) from "cand".sales_process_map').fetchone()[0] > 0
 
