@@ -111,7 +111,7 @@ def build(settings: Settings, ds: str, full_refresh: bool = False) -> dict:
     version = publish.version_name("marts")
 
     def prepare() -> Continued | None:  # while dbt imports and parses the project
-        from revwh.contact_hashes import write_contact_address_hashes  # loads pandas
+        from revwh.contact_hashes import write_contact_address_hashes
 
         publish.register_version(settings, version, ds)
         write_contact_address_hashes(settings)

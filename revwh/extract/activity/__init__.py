@@ -14,8 +14,7 @@ value lands (see :mod:`revwh.extract.activity.privacy`).
 
 from __future__ import annotations
 
-from revwh.extract.activity.calendar import extract_calendars
-from revwh.extract.activity.mail import extract_mail
+import importlib
 
 __all__ = [
     "extract_calendars",
@@ -26,15 +25,13 @@ __all__ = [
 ]
 
 
+_MODULES = {"extract_calendars": "calendar", "extract_mail": "mail", "extract_graph": "graph",
+            "extract_gmail": "gmail", "extract_google_calendar": "google_calendar"}
+
+
 def __getattr__(name: str):
-    # API readers import an HTTP client: load them when asked for
-    if name == "extract_graph":
-        from revwh.extract.activity.graph import extract_graph
-        return extract_graph
-    if name == "extract_gmail":
-        from revwh.extract.activity.gmail import extract_gmail
-        return extract_gmail
-    if name == "extract_google_calendar":
-        from revwh.extract.activity.google_calendar import extract_google_calendar
-        return extract_google_calendar
-    raise AttributeError(name)
+    # loaded when asked for: the readers import pyarrow, the API readers an HTTP client, and
+    # a build imports only the privacy settings from this package
+    if name not in _MODULES:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
