@@ -7,7 +7,10 @@
    history row was rejected at landing). An opportunity without any history row gets its record
    from its creation. The first state is carried back to the creation day. Stage attributes
    (order, closed, won, probability, forecast category) come from the sales process map seed;
-   a stage missing from the seed falls back to the CRM's own closed/won flags. #}
+   a stage missing from the seed falls back to the CRM's own closed/won flags.
+   A table, not a view like the other intermediates: three marts read it, and its windows over
+   the whole history cost more than writing it once. #}
+{{ config(materialized='table') }}
 with opportunities as (
     select *
     from {{ ref('int_opportunities_unioned') }}
