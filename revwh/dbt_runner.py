@@ -209,8 +209,9 @@ def _run(spec: dict) -> int:
     for args, results_file in zip(spec["commands"], spec["results_files"]):
         if spec.get("write_manifest"):
             args = [*args, "--no-write-json"]
+        # --quiet: only errors to the output (revwh_runner.log); dbt.log has every node's outcome
         result = dbtRunner(manifest=manifest).invoke(
-            [*args, *common, "--target-path", spec["target_path"],
+            [*args, *common, "--quiet", "--target-path", spec["target_path"],
              "--log-path", spec["target_path"], "--vars", json.dumps(spec["vars"])])
         # --no-write-json skips all of dbt's artifacts (manifest, graph, results); the caller
         # still gets the command's results file
