@@ -1,9 +1,10 @@
 {# One row per activity: an e-mail message or a meeting occurrence (deleted occurrences left
    out), with its instant, thread (e-mails: int_email_threads; meetings: the UID, so the
    occurrences of a series share it) and sender or organizer. Incremental
-   (macros/activity_window.sql): the activity of the window again. #}
+   (macros/activity_window.sql): it reads nothing but the landed activity (staging, threads), so
+   a nightly run recomputes what landed since (activity_window='landed'). #}
 {{ config(materialized='incremental', incremental_strategy='activity_window',
-          schema=var('state_schema'),
+          activity_window='landed', schema=var('state_schema'),
           window_column='occurred_at', unique_key='activity_id', on_schema_change='fail') }}
 select
     e.message_id as activity_id,

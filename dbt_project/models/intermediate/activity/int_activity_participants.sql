@@ -2,9 +2,10 @@
    attendees (whatever their PARTSTAT). An address with several roles keeps the first of
    from/organizer, to, cc, attendee. `address_class`: internal (company domains), partner
    (partner_domains seed), free_mail (free_mail_domains seed) or external. Incremental
-   (macros/activity_window.sql): the activity of the window again. #}
+   (macros/activity_window.sql): it reads nothing but the landed activity (staging) and seeds,
+   so a nightly run recomputes what landed since (activity_window='landed'). #}
 {{ config(materialized='incremental', incremental_strategy='activity_window',
-          schema=var('state_schema'),
+          activity_window='landed', schema=var('state_schema'),
           window_column='occurred_at', unique_key='activity_id', on_schema_change='fail') }}
 with raw_participants as (
     select message_id as activity_id, from_address as address, from_domain as domain,

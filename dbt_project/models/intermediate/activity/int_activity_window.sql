@@ -6,7 +6,8 @@
    from that version's as-of date (var('continued_as_of')) when it is earlier: after a gap, the
    activity that was in its future is recomputed.
    `landed_start`: the window of the models that read nothing but the landed activity (config
-   activity_window='landed': staging, threads): from the earliest e-mail or meeting landed since
+   activity_window='landed': staging, threads, int_activities,
+   int_activity_participants): from the earliest e-mail or meeting landed since
    that version; null when none has (they recompute nothing). Without that version's build time,
    the whole window. #}
 {{ config(materialized='table') }}
