@@ -14,15 +14,22 @@
 
 {# The start of the model's window as a literal, read from int_activity_window when the SQL is
    compiled (null: nothing to recompute). A literal, unlike a subquery, lets DuckDB skip the row
-   groups of a time-ordered table that end before the window, and skip a scan outright for null. #}
-{% macro activity_window_bound() -%}
+   groups of a time-ordered table that end before the window, and skip a scan outright for null.
+   `column`: another column of int_activity_window than the model's (activity_window_start). #}
+{% macro activity_window_bound(column=none) -%}
     {%- set window = ref('int_activity_window') -%}
     {%- if execute -%}
-        {%- set start = run_query('select ' ~ activity_window_start() ~ ' from ' ~ window).columns[0].values()[0] -%}
+        {%- set start = run_query('select ' ~ (column or activity_window_start()) ~ ' from ' ~ window).columns[0].values()[0] -%}
         {{- "cast('" ~ start ~ "' as timestamp)" if start is not none else 'cast(null as timestamp)' -}}
     {%- else -%}
-        (select {{ activity_window_start() }} from {{ window }})
+        (select {{ column or activity_window_start() }} from {{ window }})
     {%- endif -%}
+{%- endmacro %}
+
+{# Whether an incremental run of the model recomputes nothing (its window start is null: nothing
+   landed, for a model configured activity_window='landed'). #}
+{% macro activity_window_is_empty() -%}
+    {{- return(is_incremental() and activity_window_bound() == 'cast(null as timestamp)') -}}
 {%- endmacro %}
 
 {# `where <column> >= window_start` in an incremental run; nothing in a full build. The ref is
@@ -46,7 +53,10 @@
 {# The incremental strategy `activity_window`: delete the target's rows in the window (config
    `window_column`) and the rows of every key (`unique_key`) recomputed, then insert the recomputed
    rows. Rows that left the window's source (e.g. a deleted meeting occurrence) go too, which a
-   delete+insert on the key alone would keep. #}
+   delete+insert on the key alone would keep. A key recomputed in the window has its earlier row
+   elsewhere only if its activity moved, i.e. landed again: with a window and nothing landed
+   (int_activity_window's landed_start is null), the window alone is deleted, which spares a
+   scan of every key of the target. #}
 {% macro get_incremental_activity_window_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set temp = arg_dict['temp_relation'] -%}
@@ -57,7 +67,7 @@
     {%- if column -%}
         {%- do conditions.append(column ~ ' >= ' ~ activity_window_bound()) -%}
     {%- endif -%}
-    {%- if key -%}
+    {%- if key and not (column and activity_window_bound('landed_start') == 'cast(null as timestamp)') -%}
         {%- do conditions.append(key ~ ' in (select ' ~ key ~ ' from ' ~ temp ~ ')') -%}
     {%- endif -%}
     delete from {{ target }} where {{ conditions | join(' or ') }};
