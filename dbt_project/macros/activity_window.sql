@@ -50,27 +50,30 @@
         select {{ key }} from {{ relation }} where {{ column }} >= {{ activity_window_bound() }}){% endif -%}
 {%- endmacro %}
 
-{# The incremental strategy `activity_window`: delete the target's rows in the window (config
-   `window_column`) and the rows of every key (`unique_key`) recomputed, then insert the recomputed
-   rows. Rows that left the window's source (e.g. a deleted meeting occurrence) go too, which a
-   delete+insert on the key alone would keep. A key recomputed in the window has its earlier row
-   elsewhere only if its activity moved, i.e. landed again: with a window and nothing landed
-   (int_activity_window's landed_start is null), the window alone is deleted, which spares a
-   scan of every key of the target. #}
-{% macro get_incremental_activity_window_sql(arg_dict) -%}
-    {%- set target = arg_dict['target_relation'] -%}
-    {%- set temp = arg_dict['temp_relation'] -%}
-    {%- set key = arg_dict['unique_key'] -%}
+{# The rows an activity_window run replaces: those in the window (config `window_column`) and
+   those of every key (`unique_key`) recomputed, in `recomputed`. Rows that left the window's
+   source (e.g. a deleted meeting occurrence) go too, which a delete+insert on the key alone
+   would keep. A key recomputed in the window has its earlier row elsewhere only if its activity
+   moved, i.e. landed again: with a window and nothing landed (int_activity_window's
+   landed_start is null), the window alone is replaced, which spares a scan of every key. #}
+{% macro activity_window_replaced(recomputed) -%}
+    {%- set key = config.get('unique_key') -%}
     {%- set column = config.get('window_column') -%}
-    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {%- set conditions = [] -%}
     {%- if column -%}
         {%- do conditions.append(column ~ ' >= ' ~ activity_window_bound()) -%}
     {%- endif -%}
     {%- if key and not (column and activity_window_bound('landed_start') == 'cast(null as timestamp)') -%}
-        {%- do conditions.append(key ~ ' in (select ' ~ key ~ ' from ' ~ temp ~ ')') -%}
+        {%- do conditions.append(key ~ ' in (select ' ~ key ~ ' from ' ~ recomputed ~ ')') -%}
     {%- endif -%}
-    delete from {{ target }} where {{ conditions | join(' or ') }};
-    insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ temp }}
+    {{- conditions | join(' or ') -}}
+{%- endmacro %}
+
+{# The incremental strategy `activity_window`: delete the rows it replaces
+   (`activity_window_replaced`), then insert the recomputed rows. #}
+{% macro get_incremental_activity_window_sql(arg_dict) -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ arg_dict['target_relation'] }} where {{ activity_window_replaced(arg_dict['temp_relation']) }};
+    insert into {{ arg_dict['target_relation'] }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}

@@ -121,8 +121,7 @@
   {%- set strategy = config.get('incremental_strategy') -%}
   {%- set key = config.get('unique_key') -%}
   {%- if strategy == 'activity_window' -%}
-    {{ config.get('window_column') }} >= {{ activity_window_bound() }}
-    or {{ key }} in (select {{ key }} from {{ recomputed }})
+    {{ activity_window_replaced(recomputed) }}
   {%- elif strategy == 'delete+insert' -%}
     {{ key }} in (select {{ key }} from {{ recomputed }})
   {%- else -%}
