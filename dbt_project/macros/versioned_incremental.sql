@@ -56,7 +56,8 @@
     {%- endif %}
     {%- endif %}
     insert into {{ generation }} ({{ columns }}, _revwh_from)
-    select {{ columns }}, {{ stamp }} from {{ tmp }};
+    select {{ columns }}, {{ stamp }} from {{ tmp }}
+    {%- if config.get('window_column') %} order by {{ config.get('window_column') }}{% endif %};
     drop view if exists {{ target }};
     create view {{ target }} as
     select {{ columns }} from {{ generation }}

@@ -39,3 +39,4 @@ select
     m.summary as subject
 from {{ ref('stg_activity__meetings') }} as m
 where not m.is_deleted {{- activity_window_filter('m.starts_at', 'and') }}
+{{ activity_window_order() }}

@@ -158,3 +158,4 @@ from activities as a
 left join chosen_opportunity as o on o.activity_id = a.activity_id
 left join contact_accounts as ca on ca.activity_id = a.activity_id
 left join domain_accounts as da on da.activity_id = a.activity_id
+{{ activity_window_order() }}

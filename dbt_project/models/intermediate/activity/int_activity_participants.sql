@@ -66,3 +66,4 @@ from ranked as r
 left join {{ ref('partner_domains') }} as pd on pd.domain = r.domain
 left join {{ ref('free_mail_domains') }} as fm on fm.domain = r.domain
 where r.address_rank = 1
+{{ activity_window_order() }}

@@ -60,3 +60,4 @@ select
 from furthest as f
 inner join emails as m on m.message_id = f.message_id
 left join emails as a on a.message_id = f.ancestor_id
+{{ activity_window_order() }}

@@ -33,3 +33,4 @@ where not p.is_internal
   {{- activity_window_filter('a.occurred_at', 'and') }}
   {{- activity_window_filter('m.occurred_at', 'and') }}
   {{- activity_window_filter('p.occurred_at', 'and') }}
+{{ activity_window_order() }}

@@ -51,3 +51,4 @@ select
     sent_at
 from recipients
 where address_rank = 1
+{{ activity_window_order() }}

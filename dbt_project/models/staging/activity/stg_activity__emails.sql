@@ -56,3 +56,4 @@ select
     _batch_id as batch_id
 from latest
 where message_id is not null
+{{ activity_window_order() }}

@@ -54,3 +54,4 @@ select
     starts_at
 from attendees
 where address_rank = 1
+{{ activity_window_order() }}

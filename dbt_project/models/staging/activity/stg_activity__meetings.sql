@@ -72,3 +72,4 @@ select
     _batch_id as batch_id
 from latest
 where meeting_id is not null
+{{ activity_window_order() }}
