@@ -12,6 +12,20 @@
     {{- 'landed_start' if config.get('activity_window') == 'landed' else 'window_start' -}}
 {%- endmacro %}
 
+{# int_activity_window's one row, by column name: read once per rendering of a model (its SQL,
+   its materialization) and kept in that rendering's `model` dict: every read is a query, and a
+   model asks for the window once per filter. #}
+{% macro activity_window_row() -%}
+    {%- set row = model.setdefault('revwh_activity_window', {}) -%}
+    {%- if not row -%}
+        {%- set table = run_query('select * from ' ~ ref('int_activity_window')) -%}
+        {%- for name in table.column_names -%}
+            {%- do row.update({name: table.columns[name].values()[0]}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return(row) -}}
+{%- endmacro %}
+
 {# The start of the model's window as a literal, read from int_activity_window when the SQL is
    compiled (null: nothing to recompute). A literal, unlike a subquery, lets DuckDB skip the row
    groups of a time-ordered table that end before the window, and skip a scan outright for null.
@@ -19,7 +33,7 @@
 {% macro activity_window_bound(column=none) -%}
     {%- set window = ref('int_activity_window') -%}
     {%- if execute -%}
-        {%- set start = run_query('select ' ~ (column or activity_window_start()) ~ ' from ' ~ window).columns[0].values()[0] -%}
+        {%- set start = activity_window_row()[column or activity_window_start()] -%}
         {{- "cast('" ~ start ~ "' as timestamp)" if start is not none else 'cast(null as timestamp)' -}}
     {%- else -%}
         (select {{ column or activity_window_start() }} from {{ window }})
