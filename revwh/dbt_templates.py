@@ -2,9 +2,10 @@
 
 dbt compiles the Jinja of every macro and model it renders from source, in every process
 (`Environment.from_string`, no loader, so Jinja's own bytecode cache never applies): ~230
-templates and ~1 s of CPU in an S=10 nightly build, holding the GIL. This keeps the compiled code objects in one
-file and hands them back when the same source is compiled again by an identically configured
-environment. Jinja's `BytecodeCache` does the same for templates loaded by name.
+templates and ~1 s of CPU in an S=10 nightly build, holding the GIL. This keeps the compiled
+code objects in one file and hands them back when the same source is compiled again by an
+identically configured environment. Jinja's `BytecodeCache` does the same for templates
+loaded by name.
 """
 
 from __future__ import annotations

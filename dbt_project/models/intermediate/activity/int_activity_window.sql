@@ -6,10 +6,9 @@
    from that version's as-of date (var('continued_as_of')) when it is earlier: after a gap, the
    activity that was in its future is recomputed.
    `landed_start`: the window of the models that read nothing but the landed activity (config
-   activity_window='landed': staging, threads, int_activities,
-   int_activity_participants): from the earliest e-mail or meeting landed since
-   that version; null when none has (they recompute nothing). Without that version's build time,
-   the whole window. #}
+   activity_window='landed': staging, threads, int_activities, int_activity_participants): from
+   the earliest e-mail or meeting landed since that version; null when none has (they recompute
+   nothing). Without that version's build time, the whole window. #}
 {{ config(materialized='table') }}
 {%- set since = var('activity_changed_since', none) -%}
 {%- set continued_as_of = var('continued_as_of', none) -%}
