@@ -257,3 +257,57 @@ def test_a_reply_chain_crossing_the_window_continues_the_older_messages_thread(
         ("root@buyer-example.com", "in_reply_to_chain_references", 2)]
     pipeline.build(settings, DS, full_refresh=True)
     assert query(settings, threads) == continued
+
+
+def _write_meeting(path: Path, uid: str, starts: str, sequence: int) -> None:
+    start = datetime.fromisoformat(starts)
+    stamp = "%Y%m%dT%H%M%SZ"
+    path.write_text("\r\n".join([
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//revwh tests//moved//EN", "BEGIN:VEVENT",
+        f"UID:{uid}", f"SEQUENCE:{sequence}", f"DTSTAMP:{start.strftime(stamp)}",
+        f"DTSTART:{start.strftime(stamp)}",
+        f"DTEND:{start.replace(hour=start.hour + 1).strftime(stamp)}",
+        "SUMMARY:Renewal review", "ORGANIZER:mailto:dana@northpeak.io",
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:kim@buyer-example.com",
+        "END:VEVENT", "END:VCALENDAR", ""]))
+
+
+def test_a_meeting_moved_into_the_window_from_before_it_leaves_no_row_behind(
+        demo_dir: Path, tmp_path: Path):
+    """A meeting held 40 days back is moved (a later revision landed after the last build) to
+    two days back, into the activity window: the incremental build removes its rows at the old
+    time from every activity model (the key part of activity_window_replaced, taken because
+    something landed), as a full refresh has them."""
+    calendars = tmp_path / "calendars"
+    calendars.mkdir()
+    uid = "moved-review@northpeak.io"
+    _write_meeting(calendars / "first.ics", uid, day(DS, -40) + "T10:00:00", sequence=0)
+    settings = marts_settings(tmp_path / "home", demo_dir / "crm" / "salesforce",
+                              REVWH_MAIL_DIR=demo_activity(demo_dir)["REVWH_MAIL_DIR"],
+                              REVWH_CALENDAR_DIR=str(calendars))
+    pipeline.extract_crm(settings, DS)
+    pipeline.extract_activity(settings, DS)
+    first = pipeline.build(settings, day(DS, -1))
+    pipeline.publish_marts(settings, first["version"], first["relations"])
+
+    _write_meeting(calendars / "moved.ics", uid, day(DS, -2) + "T15:00:00", sequence=1)
+    pipeline.extract(settings, DS, "calendars")
+    nightly = pipeline.build(settings, DS)
+    assert set(nightly["carried_over"]) >= ACTIVITY_INCREMENTAL
+
+    def times(version: str) -> dict[str, list]:
+        relations = {"int_activities": f"{STATE_SCHEMA}.int_activities",
+                     "int_activity_participants": f"{STATE_SCHEMA}.int_activity_participants",
+                     "int_activity_matches": f"{STATE_SCHEMA}.int_activity_matches",
+                     "fct_activity": f'"{version}".fct_activity'}
+        return {name: sorted(str(t) for (t,) in query(
+                    settings, f"select occurred_at from {relation} where activity_id = ?", [uid]))
+                for name, relation in relations.items()}
+
+    moved = day(DS, -2) + " 15:00:00"
+    continued = times(nightly["version"])
+    assert continued["int_activities"] == continued["int_activity_matches"] == [moved]
+    assert continued["fct_activity"] == [moved]
+    assert continued["int_activity_participants"] == [moved, moved]  # organizer and attendee
+    full = pipeline.build(settings, DS, full_refresh=True)
+    assert times(full["version"]) == continued
