@@ -28,22 +28,21 @@
 
 {# The start of the model's window as a literal, read from int_activity_window when the SQL is
    compiled (null: nothing to recompute). A literal, unlike a subquery, lets DuckDB skip the row
-   groups of a time-ordered table that end before the window, and skip a scan outright for null.
-   `column`: another column of int_activity_window than the model's (activity_window_start). #}
-{% macro activity_window_bound(column=none) -%}
+   groups of a time-ordered table that end before the window, and skip a scan outright for null. #}
+{% macro activity_window_bound() -%}
     {%- set window = ref('int_activity_window') -%}
     {%- if execute -%}
-        {%- set start = activity_window_row()[column or activity_window_start()] -%}
+        {%- set start = activity_window_row()[activity_window_start()] -%}
         {{- "cast('" ~ start ~ "' as timestamp)" if start is not none else 'cast(null as timestamp)' -}}
     {%- else -%}
-        (select {{ column or activity_window_start() }} from {{ window }})
+        (select {{ activity_window_start() }} from {{ window }})
     {%- endif -%}
 {%- endmacro %}
 
 {# Whether an incremental run of the model recomputes nothing (its window start is null: nothing
    landed, for a model configured activity_window='landed'). #}
 {% macro activity_window_is_empty() -%}
-    {{- return(is_incremental() and activity_window_bound() == 'cast(null as timestamp)') -}}
+    {{- return(is_incremental() and activity_window_row()[activity_window_start()] is none) -}}
 {%- endmacro %}
 
 {# `where <column> >= window_start` in an incremental run; nothing in a full build. The ref is
@@ -89,7 +88,7 @@ order by {{ column }}
     {%- if column -%}
         {%- do conditions.append(column ~ ' >= ' ~ activity_window_bound()) -%}
     {%- endif -%}
-    {%- if key and not (column and activity_window_bound('landed_start') == 'cast(null as timestamp)') -%}
+    {%- if key and not (column and activity_window_row()['landed_start'] is none) -%}
         {%- do conditions.append(key ~ ' in (select ' ~ key ~ ' from ' ~ recomputed ~ ')') -%}
     {%- endif -%}
     {{- conditions | join(' or ') -}}

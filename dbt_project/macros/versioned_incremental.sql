@@ -56,8 +56,7 @@
     {%- endif %}
     {%- endif %}
     insert into {{ generation }} ({{ columns }}, _revwh_from)
-    select {{ columns }}, {{ stamp }} from {{ tmp }}
-    {%- if config.get('window_column') %} order by {{ config.get('window_column') }}{% endif %};
+    select {{ columns }}, {{ stamp }} from {{ tmp }}{{ activity_window_order() }};
     drop view if exists {{ target }};
     create view {{ target }} as
     select {{ columns }} from {{ generation }}
